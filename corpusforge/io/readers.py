@@ -1,0 +1,195 @@
+"""Readers for JSONL, JSONL.gz and Parquet inputs. Pure Python over Beam's FileSystems (local, gs://).
+
+A reader never raises on bad records: each record becomes a `Document` or a `Quarantined` with the source
+file, the line (or row) number, what was wrong, and a bounded copy of the raw bytes.
+"""
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import json
+from dataclasses import dataclass
+from typing import Iterator
+
+from corpusforge.config import ConfigError, InputConfig
+from corpusforge.records import QUARANTINE_RAW_LIMIT, Document, Quarantined, derived_id
+
+_READ_CHUNK = 1 << 20
+
+
+@dataclass(frozen=True)
+class InputFile:
+    path: str
+    size: int
+    checksum: str  # sha256 of the bytes for local files, the store's checksum otherwise
+
+
+def detect_format(path: str, configured: str = "auto") -> str:
+    if configured != "auto":
+        return configured
+    p = path.lower()
+    if p.endswith((".jsonl.gz", ".json.gz", ".ndjson.gz")):
+        return "jsonl.gz"
+    if p.endswith((".jsonl", ".json", ".ndjson")):
+        return "jsonl"
+    if p.endswith((".parquet", ".pq")):
+        return "parquet"
+    raise ConfigError(
+        f"cannot tell the format of input {path!r} from its name; set input.format to jsonl, jsonl.gz or parquet"
+    )
+
+
+def file_checksum(path: str) -> str:
+    from apache_beam.io.filesystems import FileSystems
+
+    if "://" in path:
+        try:
+            return "store:" + str(FileSystems.checksum(path))
+        except Exception:  # some stores have no checksum: fall back to hashing the bytes
+            pass
+    h = hashlib.sha256()
+    with FileSystems.open(path, compression_type="uncompressed") as f:
+        while chunk := f.read(_READ_CHUNK):
+            h.update(chunk)
+    return "sha256:" + h.hexdigest()
+
+
+def resolve_inputs(cfg: InputConfig, with_checksums: bool = True) -> list[InputFile]:
+    """Expand paths and globs into a sorted, de-duplicated file list. No match is a config error."""
+    from apache_beam.io.filesystems import FileSystems
+
+    files: dict[str, int] = {}
+    for pattern in cfg.paths:
+        matched = FileSystems.match([pattern])[0].metadata_list
+        if not matched:
+            raise ConfigError(f"input.paths: {pattern!r} matches no file (check the path or glob)")
+        for m in matched:
+            detect_format(m.path, cfg.format)
+            files[m.path] = m.size_in_bytes
+    return [InputFile(p, files[p], file_checksum(p) if with_checksums else "") for p in sorted(files)]
+
+
+def _bounded(raw: bytes) -> bytes:
+    return raw[: QUARANTINE_RAW_LIMIT + 1]
+
+
+def record_to_document(obj, cfg: InputConfig, source: str, line: int, raw: bytes) -> Document | Quarantined:
+    """Validate one parsed record and build the Document, or say exactly what is wrong with it."""
+    def bad(msg: str) -> Quarantined:
+        return Quarantined(source, line, msg, _bounded(raw))
+
+    if not isinstance(obj, dict):
+        return bad(f"record is a JSON {type(obj).__name__}, expected an object with a {cfg.text_field!r} field")
+    if cfg.text_field not in obj or obj[cfg.text_field] is None:
+        return bad(f"missing text field {cfg.text_field!r} (set input.text_field if your field has another name)")
+    text = obj[cfg.text_field]
+    if not isinstance(text, str):
+        return bad(f"text field {cfg.text_field!r} is a {type(text).__name__}, expected a string")
+    if not text.strip():
+        return bad("empty text")
+    nbytes = len(text.encode("utf-8", "surrogatepass"))
+    if nbytes > cfg.max_text_bytes:
+        return bad(f"text is {nbytes} bytes, over input.max_text_bytes={cfg.max_text_bytes}")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return bad("text contains lone surrogates (invalid Unicode)")
+    raw_id = obj.get(cfg.id_field)
+    if raw_id is None or raw_id == "":
+        doc_id = derived_id(text, source, line)
+    elif isinstance(raw_id, (str, int)) and not isinstance(raw_id, bool):
+        doc_id = str(raw_id)
+    else:
+        return bad(f"id field {cfg.id_field!r} is a {type(raw_id).__name__}, expected a string or integer")
+    url = obj.get(cfg.url_field) if cfg.url_field else None
+    if url is not None and not isinstance(url, str):
+        url = str(url)
+    return Document(id=doc_id, text=text, url=url, source=source, line=line)
+
+
+def _read_lines(f, max_line_bytes: int) -> Iterator[tuple[int, bytes, bool]]:
+    """Yield (line_number, bytes, too_long) reading at most max_line_bytes of any line into memory."""
+    n = 0
+    while True:
+        chunk = f.readline(max_line_bytes + 1)
+        if not chunk:
+            return
+        n += 1
+        if len(chunk) > max_line_bytes and not chunk.endswith(b"\n"):
+            head = chunk
+            while chunk and not chunk.endswith(b"\n"):
+                chunk = f.readline(_READ_CHUNK)
+            yield n, head, True
+            continue
+        yield n, chunk, False
+
+
+def read_jsonl(fileobj, cfg: InputConfig, source: str) -> Iterator[Document | Quarantined]:
+    for line_no, raw, too_long in _read_lines(fileobj, cfg.max_line_bytes):
+        if too_long:
+            yield Quarantined(source, line_no, f"line longer than input.max_line_bytes={cfg.max_line_bytes}; not parsed",
+                              _bounded(raw))
+            continue
+        stripped = raw.strip()
+        if not stripped:
+            yield Quarantined(source, line_no, "blank line", raw)
+            continue
+        try:
+            decoded = stripped.decode("utf-8")
+        except UnicodeDecodeError as e:
+            yield Quarantined(source, line_no, f"invalid UTF-8 at byte {e.start}: {e.reason}", _bounded(raw))
+            continue
+        try:
+            obj = json.loads(decoded)
+        except json.JSONDecodeError as e:
+            yield Quarantined(source, line_no, f"invalid JSON: {e.msg} at column {e.colno}", _bounded(raw))
+            continue
+        except RecursionError:
+            yield Quarantined(source, line_no, "invalid JSON: nested too deeply", _bounded(raw))
+            continue
+        yield record_to_document(obj, cfg, source, line_no, raw)
+
+
+def read_parquet(fileobj, cfg: InputConfig, source: str) -> Iterator[Document | Quarantined]:
+    import pyarrow.parquet as pq
+
+    try:
+        pf = pq.ParquetFile(fileobj)
+    except Exception as e:
+        yield Quarantined(source, 0, f"unreadable Parquet file: {type(e).__name__}: {e}", b"")
+        return
+    names = set(pf.schema_arrow.names)
+    if cfg.text_field not in names:
+        yield Quarantined(source, 0, f"Parquet file has no column {cfg.text_field!r} (columns: {sorted(names)})", b"")
+        return
+    columns = [c for c in (cfg.text_field, cfg.id_field, cfg.url_field) if c and c in names]
+    row = 0
+    for batch in pf.iter_batches(batch_size=1024, columns=columns):
+        for obj in batch.to_pylist():
+            row += 1
+            raw = json.dumps(obj, ensure_ascii=False, default=str).encode("utf-8", "replace")
+            yield record_to_document(obj, cfg, source, row, raw)
+
+
+def read_file(path: str, cfg: InputConfig) -> Iterator[Document | Quarantined]:
+    """Every record of one input file, in order. A file that cannot be opened is one quarantine record."""
+    from apache_beam.io.filesystems import FileSystems
+
+    fmt = detect_format(path, cfg.format)
+    try:
+        f = FileSystems.open(path, compression_type="uncompressed")
+    except Exception as e:
+        yield Quarantined(path, 0, f"cannot open input: {type(e).__name__}: {e}", b"")
+        return
+    with f:
+        if fmt == "parquet":
+            data = io.BytesIO(f.read())
+            yield from read_parquet(data, cfg, path)
+            return
+        stream = gzip.GzipFile(fileobj=f, mode="rb") if fmt == "jsonl.gz" else f
+        try:
+            yield from read_jsonl(stream, cfg, path)
+        except (OSError, EOFError, gzip.BadGzipFile) as e:
+            yield Quarantined(path, -1, f"input stream broken ({type(e).__name__}: {e}); records after this point "
+                                        "could not be read", b"")

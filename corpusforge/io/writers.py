@@ -1,0 +1,137 @@
+"""Output writers: Parquet shards for kept/ and dropped/, JSONL for quarantine/, atomic JSON files.
+
+Every writer writes to a temporary name and renames, so a killed run never leaves a half-written file
+under a final name. Rows are sorted and Parquet is written without timestamps, so the same rows give the
+same bytes.
+"""
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from typing import Any, Iterable
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from corpusforge.records import Document, Dropped
+
+# Annotations promoted to their own typed columns; everything else goes into `annotations` (JSON).
+KEPT_SCHEMA = pa.schema(
+    [
+        ("id", pa.string()),
+        ("text", pa.string()),
+        ("url", pa.string()),
+        ("source", pa.string()),
+        ("line", pa.int64()),
+        ("language", pa.string()),
+        ("language_score", pa.float64()),
+        ("perplexity", pa.float64()),
+        ("perplexity_bucket", pa.string()),
+        ("annotations", pa.string()),
+    ]
+)
+DROPPED_SCHEMA = pa.schema(
+    [
+        ("id", pa.string()),
+        ("stage", pa.string()),
+        ("reason", pa.string()),
+        ("duplicate_of", pa.string()),
+        ("text", pa.string()),
+        ("url", pa.string()),
+        ("source", pa.string()),
+        ("line", pa.int64()),
+        ("language", pa.string()),
+        ("signals", pa.string()),
+    ]
+)
+_PROMOTED = ("language", "language_score", "perplexity", "perplexity_bucket")
+
+
+def _json(obj: Any) -> str:
+    return json.dumps(obj, sort_keys=True, ensure_ascii=False, default=str, separators=(",", ":"))
+
+
+def kept_row(doc: Document) -> dict:
+    meta = doc.meta
+    return {
+        "id": doc.id,
+        "text": doc.text,
+        "url": doc.url,
+        "source": doc.source,
+        "line": doc.line,
+        "language": meta.get("language"),
+        "language_score": meta.get("language_score"),
+        "perplexity": meta.get("perplexity"),
+        "perplexity_bucket": meta.get("perplexity_bucket"),
+        "annotations": _json({k: v for k, v in meta.items() if k not in _PROMOTED}),
+    }
+
+
+def dropped_row(d: Dropped) -> dict:
+    return {
+        "id": d.doc.id,
+        "stage": d.stage,
+        "reason": d.reason,
+        "duplicate_of": d.duplicate_of,
+        "text": d.doc.text,
+        "url": d.doc.url,
+        "source": d.doc.source,
+        "line": d.doc.line,
+        "language": d.doc.meta.get("language"),
+        "signals": _json(d.signals),
+    }
+
+
+def _open_for_write(path: str):
+    from apache_beam.io.filesystems import FileSystems
+
+    return FileSystems.create(path, mime_type="application/octet-stream", compression_type="uncompressed")
+
+
+def _rename(src: str, dst: str) -> None:
+    from apache_beam.io.filesystems import FileSystems
+
+    if "://" not in dst:
+        os.replace(src, dst)
+        return
+    if FileSystems.exists(dst):
+        FileSystems.delete([dst])
+    FileSystems.rename([src], [dst])
+
+
+def _tmp_name(path: str) -> str:
+    head, tail = path.rsplit("/", 1) if "/" in path else ("", path)
+    name = f".{tail}.tmp-{uuid.uuid4().hex[:8]}"
+    return f"{head}/{name}" if head else name
+
+
+def write_parquet_atomic(rows: list[dict], schema: pa.Schema, path: str) -> str:
+    """Write rows (already in their final order) as one Parquet file, atomically."""
+    table = pa.Table.from_pylist(rows, schema=schema)
+    tmp = _tmp_name(path)
+    with _open_for_write(tmp) as f:
+        pq.write_table(table, f, compression="zstd", write_statistics=True,
+                       row_group_size=max(1, min(len(rows), 10_000)))
+    _rename(tmp, path)
+    return path
+
+
+def write_text_atomic(text: str, path: str) -> str:
+    tmp = _tmp_name(path)
+    with _open_for_write(tmp) as f:
+        f.write(text.encode("utf-8"))
+    _rename(tmp, path)
+    return path
+
+
+def write_json_atomic(obj: Any, path: str) -> str:
+    return write_text_atomic(json.dumps(obj, indent=2, sort_keys=True, ensure_ascii=False, default=str) + "\n", path)
+
+
+def write_jsonl_atomic(lines: Iterable[str], path: str) -> str:
+    return write_text_atomic("".join(line + "\n" for line in lines), path)
+
+
+def shard_name(prefix: str, index: int, total: int, ext: str) -> str:
+    return f"{prefix}-{index:05d}-of-{total:05d}.{ext}"

@@ -1,0 +1,54 @@
+"""Beam runner and pipeline options from `RunnerConfig`."""
+from __future__ import annotations
+
+import re
+
+from apache_beam.options.pipeline_options import PipelineOptions
+
+from corpusforge.config import RunnerConfig
+
+
+def _job_name(name: str) -> str:
+    # Dataflow job names: lowercase letters, digits and hyphens, starting with a letter.
+    cleaned = re.sub(r"[^a-z0-9-]+", "-", name.lower()).strip("-") or "corpusforge"
+    return cleaned if cleaned[0].isalpha() else "cf-" + cleaned
+
+
+def pipeline_options(cfg: RunnerConfig, job_name: str = "corpusforge") -> PipelineOptions:
+    flags: list[str] = []
+    if cfg.runner == "FnApiRunner":
+        flags += [f"--direct_num_workers={cfg.direct_num_workers}", f"--direct_running_mode={cfg.direct_running_mode}"]
+    elif cfg.runner == "PortableRunner":
+        flags += ["--runner=PortableRunner", f"--job_endpoint={cfg.job_endpoint}",
+                  f"--environment_type={cfg.environment_type}"]
+    elif cfg.runner == "DataflowRunner":
+        df = cfg.dataflow
+        flags += ["--runner=DataflowRunner", f"--project={df.project}", f"--region={df.region}",
+                  f"--temp_location={df.temp_location}", f"--job_name={_job_name(df.job_name or job_name)}"]
+        if df.staging_location:
+            flags.append(f"--staging_location={df.staging_location}")
+        if df.machine_type:
+            flags.append(f"--machine_type={df.machine_type}")
+        if df.max_num_workers:
+            flags.append(f"--max_num_workers={df.max_num_workers}")
+        # Workers install the same package and pinned requirements, so they load the same models.
+        if df.requirements_file:
+            flags.append(f"--requirements_file={df.requirements_file}")
+        if df.setup_file:
+            flags.append(f"--setup_file={df.setup_file}")
+        if df.sdk_container_image:
+            flags.append(f"--sdk_container_image={df.sdk_container_image}")
+        if df.dry_run:
+            flags.append("--dry_run=True")
+    flags += ["--save_main_session=False", "--pickle_library=cloudpickle"]
+    flags += cfg.extra_options
+    return PipelineOptions(flags)
+
+
+def make_runner(cfg: RunnerConfig):
+    """The runner object; FnApiRunner is built directly so it never tries to download Prism."""
+    if cfg.runner == "FnApiRunner":
+        from apache_beam.runners.portability.fn_api_runner import FnApiRunner
+
+        return FnApiRunner()
+    return None  # PipelineOptions --runner decides

@@ -1,0 +1,102 @@
+"""The record that flows through every text stage, and the three places a record can end.
+
+Every input record ends in exactly one of:
+  * kept        -- a `Document` that passed every stage (written to `kept/`),
+  * `Dropped`   -- a stage decided against it, with a stable snake_case reason (written to `dropped/`),
+  * `Quarantined` -- it could not be read or a stage raised on it (written to `quarantine/`).
+"""
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any, Union
+
+# Bounded copy of raw bytes kept in quarantine records; enough to find and fix the line.
+QUARANTINE_RAW_LIMIT = 4096
+
+
+@dataclass
+class Document:
+    """One text document.
+
+    `meta` holds annotations added by stages (JSON-serialisable values only): `language`,
+    `language_score`, `perplexity`, per-filter signals, `pii_counts`, ... `original_text` keeps the
+    text as read, before normalization, for stages that need it.
+    """
+
+    id: str
+    text: str
+    url: str | None = None
+    source: str = ""
+    line: int = -1
+    meta: dict[str, Any] = field(default_factory=dict)
+    original_text: str | None = None
+
+    def with_text(self, text: str) -> "Document":
+        return Document(self.id, text, self.url, self.source, self.line, dict(self.meta), self.original_text)
+
+
+@dataclass
+class Dropped:
+    """A stage dropped `doc` for `reason` (prefixed by the rule family, e.g. `gopher_short_doc`)."""
+
+    doc: Document
+    stage: str
+    reason: str
+    signals: dict[str, Any] = field(default_factory=dict)
+    duplicate_of: str | None = None
+
+
+@dataclass
+class Quarantined:
+    """A record that could not be read or processed. `raw` is a bounded copy of the bytes."""
+
+    source: str
+    line: int
+    error: str
+    raw: bytes = b""
+    stage: str = "read"
+    doc_id: str | None = None
+
+    def to_json(self) -> str:
+        raw = self.raw[:QUARANTINE_RAW_LIMIT]
+        return json.dumps(
+            {
+                "source": self.source,
+                "line": self.line,
+                "stage": self.stage,
+                "doc_id": self.doc_id,
+                "error": self.error,
+                "raw_base64": base64.b64encode(raw).decode("ascii"),
+                "raw_truncated": len(self.raw) > QUARANTINE_RAW_LIMIT,
+                "raw_size": len(self.raw),
+            },
+            sort_keys=True,
+            ensure_ascii=False,
+        )
+
+
+@dataclass
+class Drop:
+    """What a transform returns to say 'drop this document'. The wrapper turns it into `Dropped`."""
+
+    reason: str
+    signals: dict[str, Any] = field(default_factory=dict)
+    duplicate_of: str | None = None
+
+
+Outcome = Union[Document, Dropped, Quarantined]
+TransformResult = Union[Document, Drop]
+
+
+def derived_id(text: str, source: str, line: int) -> str:
+    """Id for a record that has none: content hash plus source position, so reruns give the same id."""
+    h = hashlib.sha1()
+    h.update(source.encode("utf-8", "surrogatepass"))
+    h.update(b"\0")
+    h.update(str(line).encode())
+    h.update(b"\0")
+    h.update(text.encode("utf-8", "surrogatepass"))
+    return "doc-" + h.hexdigest()[:20]

@@ -1,0 +1,53 @@
+"""The contract every per-document stage follows. No Beam and no I/O here.
+
+A transform is a small picklable object:
+  * `name`: the stage name used in stats and `dropped/` (e.g. "gopher_quality").
+  * `setup()`: loads heavy resources once per worker (models). Called before the first document.
+  * `__call__(doc)`: returns the (possibly annotated) `Document`, or `Drop(reason, signals)`.
+  * `process_batch(docs)`: optional faster path over a list; the default maps `__call__`.
+
+Transforms never swallow errors: an exception on one document is caught by the pipeline wrapper and the
+document is quarantined with the stage name and the error, while the run goes on.
+"""
+from __future__ import annotations
+
+import abc
+from typing import Sequence
+
+from corpusforge.records import Document, Drop, TransformResult
+
+
+class DocumentTransform(abc.ABC):
+    name: str = "transform"
+    # When True, a Drop is recorded as annotations (`<name>_verdict`, signals) and the doc is kept.
+    annotate_only: bool = False
+
+    def setup(self) -> None:  # pragma: no cover - default does nothing
+        return None
+
+    @abc.abstractmethod
+    def __call__(self, doc: Document) -> TransformResult:
+        """Decide on one document."""
+
+    def process_batch(self, docs: Sequence[Document]) -> list[TransformResult]:
+        return [self(d) for d in docs]
+
+    def __getstate__(self):
+        # Loaded resources are never pickled; each worker calls setup() again.
+        state = dict(self.__dict__)
+        for key in getattr(self, "_unpicklable", ()):
+            state[key] = None
+        return state
+
+
+def apply_annotate_only(transform: DocumentTransform, doc: Document, result: TransformResult) -> TransformResult:
+    """Turn a Drop into annotations when the stage runs in annotate-only mode."""
+    if isinstance(result, Drop) and transform.annotate_only:
+        kept = doc
+        kept.meta[f"{transform.name}_verdict"] = result.reason
+        for k, v in result.signals.items():
+            kept.meta.setdefault(f"{transform.name}_{k}", v)
+        return kept
+    if isinstance(result, Document) and transform.annotate_only:
+        result.meta.setdefault(f"{transform.name}_verdict", "keep")
+    return result
