@@ -362,8 +362,16 @@ def run_curate(cfg: CurateConfig, files: list[InputFile] | None = None, dedup_st
 
     run_dir = (run_dir or cfg.output.dir).rstrip("/")
     t0 = time.time()
+    dry_run = cfg.runner.runner == "DataflowRunner" and cfg.runner.dataflow.dry_run
     if files is None:
-        files = resolve_inputs(cfg.input)
+        files = resolve_inputs(cfg.input, with_checksums=not dry_run)
+    if dry_run:
+        # Build and validate the whole Dataflow graph offline: no run directory is touched.
+        p = beam.Pipeline(options=pipeline_options(cfg.runner, job_name=f"corpusforge-{os.path.basename(run_dir)}"))
+        build_pipeline(p, cfg, files, f"{run_dir}/{WORK}", dedup_state_dir)
+        p.run().wait_until_finish()
+        log.info("Dataflow dry run: graph built and validated, nothing executed")
+        return {"dry_run": True}
     fingerprint = config_fingerprint(cfg, files) + (f"+state:{dedup_state_dir}" if dedup_state_dir else "")
     if prepare_run_dir(run_dir, fingerprint, cfg.output.overwrite):
         log.info("run in %s is already complete (same inputs and config): nothing to do", run_dir)
@@ -384,9 +392,6 @@ def run_curate(cfg: CurateConfig, files: list[InputFile] | None = None, dedup_st
     result = p.run()
     result.wait_until_finish()
     pipeline_seconds = time.time() - t_pipe
-    if cfg.runner.runner == "DataflowRunner" and cfg.runner.dataflow.dry_run:
-        log.info("Dataflow dry run: graph built and validated, nothing executed")
-        return {"dry_run": True}
 
     kept_files = _fill_empty_shards(f"{work}/kept", cfg.output.num_shards, KEPT_SCHEMA)
     dropped_files = _fill_empty_shards(f"{work}/dropped", cfg.output.num_shards, DROPPED_SCHEMA)

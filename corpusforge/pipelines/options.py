@@ -40,7 +40,7 @@ def pipeline_options(cfg: RunnerConfig, job_name: str = "corpusforge") -> Pipeli
             flags.append(f"--sdk_container_image={df.sdk_container_image}")
         if df.dry_run:
             flags.append("--dry_run=True")
-    flags += ["--save_main_session=False", "--pickle_library=cloudpickle"]
+    flags += ["--no_save_main_session", "--pickle_library=cloudpickle"]
     flags += cfg.extra_options
     return PipelineOptions(flags)
 

@@ -18,11 +18,11 @@ DROPPED = "dropped"
 QUARANTINED = "quarantined"
 
 
-def _error_message(stage: str, exc: BaseException) -> str:
-    # The exception text may quote the document; keep only the type and the last frame's location.
+def _error_message(stage: str, exc: BaseException, sensitive: bool = False) -> str:
     tb = traceback.extract_tb(exc.__traceback__)
     where = f" at {tb[-1].filename.rsplit('/', 1)[-1]}:{tb[-1].lineno}" if tb else ""
-    msg = str(exc)
+    # The exception text may quote the document: a sensitive stage keeps only the type and location.
+    msg = "(message withheld: stage handles personal data)" if sensitive else str(exc)
     if len(msg) > 300:
         msg = msg[:300] + "..."
     return f"stage {stage!r} raised {type(exc).__name__}{where}: {msg}"
@@ -59,10 +59,12 @@ class TransformDoFn(beam.DoFn):
 
     def _quarantine(self, doc: Document, exc: BaseException):
         self._quarantined.inc()
-        raw = (doc.original_text or doc.text).encode("utf-8", "replace")
+        # A stage that handles sensitive values (PII) never copies the document into quarantine.
+        raw = b"" if getattr(self.transform, "sensitive", False) else (doc.original_text or doc.text).encode("utf-8", "replace")
         return beam.pvalue.TaggedOutput(
             QUARANTINED,
-            Quarantined(doc.source, doc.line, _error_message(self.transform.name, exc), raw,
+            Quarantined(doc.source, doc.line,
+                        _error_message(self.transform.name, exc, getattr(self.transform, "sensitive", False)), raw,
                         stage=self.transform.name, doc_id=doc.id),
         )
 

@@ -1,0 +1,114 @@
+"""Config validation: every mistake fails before the pipeline starts, naming the key and what was expected."""
+from pathlib import Path
+
+import pytest
+
+from corpusforge.cli import main
+from corpusforge.config import ConfigError, CurateConfig, load_config
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _load(tmp_path, text, overrides=None):
+    p = tmp_path / "c.yaml"
+    p.write_text(text)
+    return load_config(p, overrides)
+
+
+BASE = "input:\n  paths: [a.jsonl]\noutput:\n  dir: out\n"
+
+
+def test_shipped_configs_validate():
+    for name in ("local.yaml", "dataflow.yaml"):
+        cfg = load_config(ROOT / "configs" / name)
+        assert isinstance(cfg, CurateConfig)
+
+
+def test_defaults_are_the_published_thresholds(tmp_path):
+    cfg = _load(tmp_path, BASE)
+    assert cfg.langid.threshold == 0.65
+    assert (cfg.gopher_quality.min_doc_words, cfg.gopher_quality.max_doc_words) == (50, 100_000)
+    assert cfg.gopher_repetition.top_n_grams[0] == (2, 0.2)
+    assert cfg.fineweb.short_line_thr == 0.67 and cfg.fineweb.short_line_length == 30
+    assert (cfg.c4.resolved_min_words_per_line(), cfg.c4.resolved_min_num_sentences()) == (3, 5)
+    tfds = _load(tmp_path, BASE + "c4:\n  constants: tfds\n")
+    assert (tfds.c4.resolved_min_words_per_line(), tfds.c4.resolved_min_num_sentences()) == (5, 3)
+
+
+def test_unknown_key_is_named(tmp_path):
+    with pytest.raises(ConfigError) as e:
+        _load(tmp_path, BASE + "langid:\n  treshold: 0.5\n")
+    assert "langid.treshold: unknown key" in str(e.value)
+
+
+def test_wrong_type_is_named_with_value(tmp_path):
+    with pytest.raises(ConfigError) as e:
+        _load(tmp_path, BASE + "output:\n  dir: out\n  num_shards: many\n")
+    assert "output.num_shards" in str(e.value) and "'many'" in str(e.value)
+
+
+def test_missing_required_key(tmp_path):
+    with pytest.raises(ConfigError) as e:
+        _load(tmp_path, "output:\n  dir: out\n")
+    assert "input: required key is missing" in str(e.value)
+
+
+def test_out_of_range_threshold(tmp_path):
+    with pytest.raises(ConfigError) as e:
+        _load(tmp_path, BASE + "langid:\n  threshold: 1.5\n")
+    assert "langid.threshold" in str(e.value)
+
+
+def test_multi_threading_mode_is_refused(tmp_path):
+    with pytest.raises(ConfigError) as e:
+        _load(tmp_path, BASE + "runner:\n  direct_running_mode: multi_threading\n")
+    assert "runner.direct_running_mode" in str(e.value) and "multi_processing" in str(e.value)
+
+
+def test_dataflow_needs_project_region_temp(tmp_path):
+    with pytest.raises(ConfigError) as e:
+        _load(tmp_path, BASE + "runner:\n  runner: DataflowRunner\n")
+    msg = str(e.value)
+    assert "runner.dataflow.project" in msg and "runner.dataflow.temp_location" in msg
+
+
+def test_set_overrides_apply_and_are_validated(tmp_path):
+    cfg = _load(tmp_path, BASE, ["langid.threshold=0.5", "langid.languages=[en, de]", "output.num_shards=8"])
+    assert cfg.langid.threshold == 0.5 and cfg.langid.languages == ["en", "de"] and cfg.output.num_shards == 8
+    with pytest.raises(ConfigError) as e:
+        _load(tmp_path, BASE, ["langid.threshold"])
+    assert "key=value" in str(e.value)
+    with pytest.raises(ConfigError) as e:
+        _load(tmp_path, BASE, ["output.dir.sub=1"])
+    assert "not a section" in str(e.value)
+
+
+def test_missing_config_file_and_bad_yaml(tmp_path):
+    with pytest.raises(ConfigError, match="config file not found"):
+        load_config(tmp_path / "nope.yaml")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("input: [unclosed\n")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_config(bad)
+
+
+def test_perplexity_enabled_needs_models_dir(tmp_path):
+    with pytest.raises(ConfigError) as e:
+        _load(tmp_path, BASE + "perplexity:\n  enabled: true\n")
+    assert "perplexity.models_dir is required" in str(e.value)
+
+
+def test_cli_reports_config_error_with_exit_code_2(tmp_path, capsys):
+    p = tmp_path / "c.yaml"
+    p.write_text(BASE + "bogus: 1\n")
+    assert main(["curate", "--config", str(p)]) == 2
+    err = capsys.readouterr().err
+    assert "bogus: unknown key" in err
+
+
+def test_cli_input_glob_matching_nothing_fails_before_running(tmp_path, capsys):
+    p = tmp_path / "c.yaml"
+    p.write_text(f"input:\n  paths: ['{tmp_path}/none-*.jsonl']\noutput:\n  dir: {tmp_path}/out\n")
+    assert main(["curate", "--config", str(p)]) == 2
+    assert "matches no file" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
