@@ -227,9 +227,13 @@ def menu_list(rng: random.Random) -> str:
     return "\n".join(bullet + it for it in items)
 
 
+SITE_NAMES = ["Northwind Traders", "Blue Harbor Books", "Maple Street Bakery", "Orbit Cycles", "Green Valley Farm",
+              "Pixel Forge", "Riverside Dental", "Summit Outdoor", "Lakeside Hotel", "Copper Kettle Cafe"]
+
+
 def very_short_page(rng: random.Random) -> str:
     """Error and placeholder pages: far below Gopher's 50-word minimum."""
-    return rng.choice(SHORT_PAGES)
+    return f"{rng.choice(SITE_NAMES)}\n" + " ".join(rng.sample(SHORT_PAGES, rng.randint(1, 2)))
 
 
 def javascript_page(rng: random.Random) -> str:
@@ -277,12 +281,18 @@ def junk_documents(n: int, seed: int = 0, id_prefix: str = "junk") -> list[dict]
     """`n` junk docs cycling through every kind: {"id", "text", "kind", "family"}; same seed, same docs."""
     rng = random.Random(seed)
     kinds = sorted(JUNK_KINDS)
-    docs = []
+    docs, seen = [], set()
     for i in range(n):
         kind = kinds[i % len(kinds)]
+        text = JUNK_KINDS[kind].make(rng)
+        for _ in range(100):  # junk pages are distinct, so planted exact duplicates are the only ones
+            if text not in seen:
+                break
+            text = JUNK_KINDS[kind].make(rng)
+        seen.add(text)
         docs.append({
             "id": f"{id_prefix}-{kind.replace('_', '-')}-{i:04d}",
-            "text": JUNK_KINDS[kind].make(rng),
+            "text": text,
             "kind": kind,
             "family": JUNK_KINDS[kind].family,
         })
@@ -290,41 +300,33 @@ def junk_documents(n: int, seed: int = 0, id_prefix: str = "junk") -> list[dict]
 
 
 # -------------------------------------------------------------------------------------------- PII
-PII_TEMPLATES = [
-    [
-        "Dear {name},",
-        "Thank you for your order of the oak bookshelf, which left our workshop this morning.",
-        "The delivery company will call you at {phone} one hour before they arrive.",
-        "If the time does not suit you, please write to {email} and we will find another day.",
-        "Our driver will need about twenty minutes to carry the parts inside and check them with you.",
-        "Please keep the invoice, because the guarantee of five years starts on the day of delivery.",
-        "With kind regards, {name2}, customer service.",
-    ],
-    [
-        "Minutes of the parents' meeting held in the school library on Thursday evening.",
-        "The meeting was opened by {name}, who thanked everybody for coming despite the rain.",
-        "The treasurer reported that the summer fair raised enough money for new books and two tablets.",
-        "Parents who want to help with the next fair can contact {name2} at {email} or on {phone}.",
-        "The request to move the pick-up time to a later hour will be discussed with the head teacher.",
-        "The next meeting will take place after the autumn holidays, in the same room.",
-    ],
-    [
-        "Support ticket summary for the network outage reported on Monday morning.",
-        "The customer, {name}, reported that the office router at {ip} stopped answering after an update.",
-        "Our engineer called back on {phone} and restored the previous firmware remotely.",
-        "A written report was sent to {email} with the steps we took and the cause we found.",
-        "We recommend that the router is replaced within the next few months, because the model is old.",
-        "The ticket was closed after the customer confirmed that the connection is stable again.",
-    ],
-    [
-        "Refund confirmation for the concert tickets that were cancelled last week.",
-        "We have refunded the full amount to the card ending in the number {card}, used by {name}.",
-        "The money should appear on the statement within five working days, depending on the bank.",
-        "If you have any question about this refund, our team can be reached at {email}.",
-        "You can also call the box office on {phone} from Monday to Friday during office hours.",
-        "We are sorry for the trouble and hope to welcome you at one of our next concerts.",
-    ],
+PII_OPENINGS = [
+    "Dear {name},", "Hello {name},", "Good morning {name},", "To {name}, by email.",
+    "Note for the file of {name}.", "Message from the front desk for {name}.",
+    "Summary of the phone call with {name}.", "Reply to the request sent by {name}.",
 ]
+# Each sentence carries one planted entity; a letter takes three of them with filler prose between, so
+# letters do not look like near duplicates of each other.
+PII_SENTENCES = [
+    ("email", "If the time does not suit you, please write to {email} and we will find another day."),
+    ("email", "A written report was sent to {email} with the steps we took and the cause we found."),
+    ("email", "Questions about the invoice can go to {email}, where our accountant reads them every morning."),
+    ("email", "The signed contract was returned from the address {email} on Tuesday afternoon."),
+    ("phone", "The delivery company will call you at {phone} one hour before they arrive."),
+    ("phone", "Our engineer called back on {phone} and explained the next steps in detail."),
+    ("phone", "You can also call the office on {phone} from Monday to Friday during office hours."),
+    ("phone", "In case of an emergency at the site, the foreman can be reached on {phone} at any time."),
+    ("ip", "The customer reported that the office router at {ip} stopped answering after an update."),
+    ("ip", "Our logs show several failed logins from the address {ip} during the night."),
+    ("card", "We have refunded the full amount to the card with the number {card}."),
+    ("card", "The deposit was paid with the card {card}, and the receipt is attached to this note."),
+    ("name2", "The work will be supervised by {name2}, who has led our team for many years."),
+    ("name2", "Parents who want to help with the next fair can ask {name2} after the meeting."),
+]
+PII_CLOSINGS = ["With kind regards, {name2}.", "Best wishes from the whole team.", "Thank you for your patience.",
+                "We look forward to hearing from you.", "Signed on behalf of the office by {name2}."]
+PII_ENTITY = {"name": "PERSON", "name2": "PERSON", "email": "EMAIL_ADDRESS", "phone": "PHONE_NUMBER",
+              "ip": "IP_ADDRESS", "card": "CREDIT_CARD"}
 PHONE_FORMATS = ["(###) ###-####", "###-###-####", "+1 ###-###-####", "+44 20 #### ####"]
 
 
@@ -341,7 +343,6 @@ def pii_documents(n: int, seed: int = 0, id_prefix: str = "pii") -> list[dict]:
     rng = random.Random(seed)
     docs = []
     for i in range(n):
-        tpl = PII_TEMPLATES[i % len(PII_TEMPLATES)]
         values = {
             "name": fake.name(),
             "name2": fake.name(),
@@ -350,11 +351,15 @@ def pii_documents(n: int, seed: int = 0, id_prefix: str = "pii") -> list[dict]:
             "ip": fake.ipv4_public(),
             "card": fake.credit_card_number(card_type="visa16"),
         }
-        text = "\n".join(line.format(**values) for line in tpl)
+        pii_lines = [t for _, t in rng.sample(PII_SENTENCES, 3)]
+        filler = rng.sample(BUSINESS_SENTENCES, 6)
+        lines = [rng.choice(PII_OPENINGS), " ".join(filler[:2]), pii_lines[0], " ".join(filler[2:4]),
+                 pii_lines[1], filler[4], pii_lines[2], filler[5], rng.choice(PII_CLOSINGS)]
+        text = "\n".join(line.format(**values) for line in lines)
+        used = "\n".join(lines)
         entities: dict[str, list[str]] = {}
-        for key, etype in [("name", "PERSON"), ("name2", "PERSON"), ("email", "EMAIL_ADDRESS"),
-                           ("phone", "PHONE_NUMBER"), ("ip", "IP_ADDRESS"), ("card", "CREDIT_CARD")]:
-            if "{" + key + "}" in "\n".join(tpl):
+        for key, etype in PII_ENTITY.items():
+            if "{" + key + "}" in used and values[key] not in entities.get(etype, []):
                 entities.setdefault(etype, []).append(values[key])
         docs.append({"id": f"{id_prefix}-{i:04d}", "text": text, "entities": entities})
     return docs

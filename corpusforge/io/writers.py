@@ -135,3 +135,20 @@ def write_jsonl_atomic(lines: Iterable[str], path: str) -> str:
 
 def shard_name(prefix: str, index: int, total: int, ext: str) -> str:
     return f"{prefix}-{index:05d}-of-{total:05d}.{ext}"
+
+
+# Phase checkpoints: a Document with every annotation, so a resumed run continues exactly where it stopped.
+CHECKPOINT_SCHEMA = pa.schema(
+    [("id", pa.string()), ("text", pa.string()), ("url", pa.string()), ("source", pa.string()), ("line", pa.int64()),
+     ("meta", pa.string())]
+)
+
+
+def checkpoint_row(doc: Document) -> dict:
+    return {"id": doc.id, "text": doc.text, "url": doc.url, "source": doc.source, "line": doc.line,
+            "meta": _json(doc.meta)}
+
+
+def checkpoint_row_to_doc(row: dict) -> Document:
+    return Document(id=row["id"], text=row["text"], url=row["url"], source=row["source"], line=row["line"],
+                    meta=json.loads(row["meta"]))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import io
 import json
 import logging
 import math
@@ -23,8 +24,8 @@ from corpusforge import __version__
 from corpusforge.config import ConfigError, CurateConfig, load_config
 from corpusforge.io.readers import InputFile, read_file, resolve_inputs
 from corpusforge.io.writers import (
-    DROPPED_SCHEMA, KEPT_SCHEMA, dropped_row, kept_row, shard_name, write_json_atomic, write_jsonl_atomic,
-    write_parquet_atomic,
+    CHECKPOINT_SCHEMA, DROPPED_SCHEMA, KEPT_SCHEMA, checkpoint_row, checkpoint_row_to_doc, dropped_row, kept_row,
+    shard_name, write_json_atomic, write_jsonl_atomic, write_parquet_atomic,
 )
 from corpusforge.pipelines.options import make_runner, pipeline_options
 from corpusforge.pipelines.stage import ApplyStage
@@ -166,9 +167,42 @@ class WriteQuarantine(beam.DoFn):
         yield shard
 
 
-def build_pipeline(p: beam.Pipeline, cfg: CurateConfig, files: list[InputFile], work_dir: str,
-                   dedup_state_dir: str | None = None) -> dict:
-    """Add the whole curate graph to `p`; returns the named PCollections (kept, dropped, quarantined, state)."""
+def _write_sharded(pcoll, label: str, directory: str, total: int, schema, sort_key, row_fn=None):
+    keyed = pcoll | f"{label}Rows" >> beam.Map(
+        lambda x: (_shard_of(x["id"] if isinstance(x, dict) else _doc_id(x), total), row_fn(x) if row_fn else x))
+    return (keyed
+            | f"Group{label}" >> beam.GroupByKey()
+            | f"Write{label}" >> beam.ParDo(WriteShard(directory, "part", total, schema, sort_key)))
+
+
+def _doc_id(x) -> str:
+    return x.doc.id if isinstance(x, Dropped) else x.id
+
+
+def _write_quarantine(pcoll, label: str, directory: str):
+    return (pcoll
+            | f"{label}OneShard" >> beam.Map(lambda q: (0, q))
+            | f"{label}Group" >> beam.GroupByKey()
+            | f"{label}Write" >> beam.ParDo(WriteQuarantine(directory)))
+
+
+def _write_count_keys(key_pcolls: list, label: str, path: str, extra_counts: list | None = None):
+    counted = (
+        tuple(key_pcolls)
+        | f"{label}AllKeys" >> beam.Flatten()
+        | f"{label}PairOne" >> beam.Map(lambda k: (k, 1))
+        | f"{label}SumCounts" >> beam.CombinePerKey(sum)
+    )
+    if extra_counts:
+        counted = (counted, *extra_counts) | f"{label}WithExtra" >> beam.Flatten()
+    # The distinct keys are a few hundred small strings: safe to gather.
+    return (counted
+            | f"{label}CountsToList" >> beam.combiners.ToList()
+            | f"{label}WriteCounts" >> beam.Map(_write_counts, path))
+
+
+def build_phase_a(p: beam.Pipeline, cfg: CurateConfig, files: list[InputFile], out: str) -> None:
+    """Phase A: read -> unique ids -> per-document stages. Survivors are checkpointed for phase B."""
     read = (
         p
         | "InputFiles" >> beam.Create([f.path for f in files])
@@ -177,11 +211,6 @@ def build_pipeline(p: beam.Pipeline, cfg: CurateConfig, files: list[InputFile], 
     )
     quarantined = [read.quarantined]
     dropped = []
-    input_count_keys = (
-        (read.docs | "CountDocsRead" >> beam.Map(lambda _: "input\trecords")),
-        (read.quarantined | "CountBadRead" >> beam.Map(lambda _: "input\trecords")),
-    )
-
     unique = (
         read.docs
         | "KeyById" >> beam.Map(lambda d: (d.id, d))
@@ -190,14 +219,52 @@ def build_pipeline(p: beam.Pipeline, cfg: CurateConfig, files: list[InputFile], 
     )
     quarantined.append(unique.quarantined)
     docs = unique.docs
-
     for transform, batch in build_stages(cfg):
-        out = docs | f"Stage[{transform.name}]" >> ApplyStage(transform, batch)
-        docs = out["kept"]
-        dropped.append(out["dropped"])
-        quarantined.append(out["quarantined"])
+        out_ = docs | f"Stage[{transform.name}]" >> ApplyStage(transform, batch)
+        docs = out_["kept"]
+        dropped.append(out_["dropped"])
+        quarantined.append(out_["quarantined"])
 
-    extra_counts = []
+    all_dropped = (tuple(dropped) | "AllDropped" >> beam.Flatten()) if dropped else (p | "NoDropped" >> beam.Create([]))
+    all_quarantined = tuple(quarantined) | "AllQuarantined" >> beam.Flatten()
+    n = cfg.output.num_shards
+    _write_sharded(docs, "Survivors", f"{out}/docs", n, CHECKPOINT_SCHEMA, lambda r: r["id"], checkpoint_row)
+    _write_sharded(all_dropped, "Dropped", f"{out}/dropped", n, DROPPED_SCHEMA, lambda r: (r["id"], r["stage"]),
+                   dropped_row)
+    _write_quarantine(all_quarantined, "Quarantine", f"{out}/quarantine")
+    input_keys = [read.docs | "CountDocsRead" >> beam.Map(lambda _: "input\trecords"),
+                  read.quarantined | "CountBadRead" >> beam.Map(lambda _: "input\trecords")]
+    outcome_keys = ((all_dropped, all_quarantined) | "AOutcomes" >> beam.Flatten()
+                    | "AOutcomeKeys" >> beam.FlatMap(_count_keys))
+    _write_count_keys(input_keys + [outcome_keys], "A", f"{out}/counts.json")
+
+
+def _read_parquet_rows(path: str):
+    import pyarrow.parquet as pq
+    from apache_beam.io.filesystems import FileSystems
+
+    with FileSystems.open(path, compression_type="uncompressed") as f:
+        table = pq.read_table(io.BytesIO(f.read()))
+    yield from table.to_pylist()
+
+
+def _read_jsonl_lines(path: str):
+    from apache_beam.io.filesystems import FileSystems
+
+    with FileSystems.open(path, compression_type="uncompressed") as f:
+        for line in f.read().decode("utf-8").splitlines():
+            if line:
+                yield line
+
+
+def build_phase_b(p: beam.Pipeline, cfg: CurateConfig, a_dir: str, out: str, dedup_state_dir: str | None = None) -> None:
+    """Phase B: checkpointed survivors -> dedup -> PII -> final kept/dropped/quarantine shards."""
+    n = cfg.output.num_shards
+    shards = lambda sub: [f"{a_dir}/{sub}/{shard_name('part', i, n, 'parquet')}" for i in range(n)]  # noqa: E731
+    docs = (p | "SurvivorShards" >> beam.Create(shards("docs"))
+            | "ReadSurvivors" >> beam.FlatMap(_read_parquet_rows)
+            | "ToDocuments" >> beam.Map(checkpoint_row_to_doc))
+    dropped, quarantined, extra_counts = [], [], []
     state = None
     if cfg.dedup.enabled:
         from corpusforge.pipelines.dedup import Deduplicate
@@ -208,63 +275,49 @@ def build_pipeline(p: beam.Pipeline, cfg: CurateConfig, files: list[InputFile], 
         state = dd.get("state")
         if "cluster_sizes" in dd:
             extra_counts.append(
-                dd["cluster_sizes"] | "ClusterSizeKeys" >> beam.Map(lambda kv: (f"cluster_size\t{kv[0]}", kv[1]))
-            )
-
+                dd["cluster_sizes"] | "ClusterSizeKeys" >> beam.Map(lambda kv: (f"cluster_size\t{kv[0]}", kv[1])))
     for transform, batch in post_dedup_stages(cfg):
-        out = docs | f"Stage[{transform.name}]" >> ApplyStage(transform, batch)
-        docs = out["kept"]
-        dropped.append(out["dropped"])
-        quarantined.append(out["quarantined"])
+        out_ = docs | f"Stage[{transform.name}]" >> ApplyStage(transform, batch)
+        docs = out_["kept"]
+        dropped.append(out_["dropped"])
+        quarantined.append(out_["quarantined"])
 
-    all_dropped = tuple(dropped) | "AllDropped" >> beam.Flatten() if dropped else (
-        p | "NoDropped" >> beam.Create([]))
-    all_quarantined = tuple(quarantined) | "AllQuarantined" >> beam.Flatten()
+    b_dropped = (tuple(dropped) | "BDropped" >> beam.Flatten()) if dropped else (p | "NoBDropped" >> beam.Create([]))
+    b_quarantined = (tuple(quarantined) | "BQuarantined" >> beam.Flatten()) if quarantined else (
+        p | "NoBQuarantined" >> beam.Create([]))
+    a_dropped_rows = p | "ADroppedShards" >> beam.Create(shards("dropped")) | "ReadADropped" >> beam.FlatMap(_read_parquet_rows)
+    all_dropped_rows = (a_dropped_rows, b_dropped | "BDroppedRows" >> beam.Map(dropped_row)) | "AllDroppedRows" >> beam.Flatten()
+    a_q_lines = (p | "AQuarantineFile" >> beam.Create([f"{a_dir}/quarantine/{shard_name('part', 0, 1, 'jsonl')}"])
+                 | "ReadAQuarantine" >> beam.FlatMap(_read_jsonl_lines))
+    all_q = (a_q_lines, b_quarantined | "BQuarantineJson" >> beam.Map(lambda q: q.to_json())) | "AllQuarantine" >> beam.Flatten()
 
-    n = cfg.output.num_shards
-    (
-        docs
-        | "KeptRows" >> beam.Map(lambda d: (_shard_of(d.id, n), kept_row(d)))
-        | "GroupKept" >> beam.GroupByKey()
-        | "WriteKept" >> beam.ParDo(WriteShard(f"{work_dir}/kept", "part", n, KEPT_SCHEMA, lambda r: r["id"]))
-    )
-    (
-        all_dropped
-        | "DroppedRows" >> beam.Map(lambda d: (_shard_of(d.doc.id, n), dropped_row(d)))
-        | "GroupDropped" >> beam.GroupByKey()
-        | "WriteDropped" >> beam.ParDo(
-            WriteShard(f"{work_dir}/dropped", "part", n, DROPPED_SCHEMA, lambda r: (r["id"], r["stage"])))
-    )
-    (
-        all_quarantined
-        | "OneQuarantineShard" >> beam.Map(lambda q: (0, q))
-        | "GroupQuarantine" >> beam.GroupByKey()
-        | "WriteQuarantine" >> beam.ParDo(WriteQuarantine(f"{work_dir}/quarantine"))
-    )
-
-    outcome_keys = (
-        (docs, all_dropped, all_quarantined) | "AllOutcomes" >> beam.Flatten() | "OutcomeKeys" >> beam.FlatMap(_count_keys)
-    )
-    counted = (
-        (outcome_keys, *input_count_keys)
-        | "AllKeys" >> beam.Flatten()
-        | "PairOne" >> beam.Map(lambda k: (k, 1))
-        | "SumCounts" >> beam.CombinePerKey(sum)
-    )
-    if extra_counts:
-        counted = (counted, *extra_counts) | "WithExtraCounts" >> beam.Flatten()
-    (
-        counted
-        # The distinct keys are a few hundred small strings: safe to gather.
-        | "CountsToList" >> beam.combiners.ToList()
-        | "WriteCounts" >> beam.Map(_write_counts, f"{work_dir}/counts.json")
-    )
+    _write_sharded(docs, "Kept", f"{out}/kept", n, KEPT_SCHEMA, lambda r: r["id"], kept_row)
+    _write_sharded(all_dropped_rows, "FinalDropped", f"{out}/dropped", n, DROPPED_SCHEMA, lambda r: (r["id"], r["stage"]))
+    (all_q
+     | "QOneShard" >> beam.Map(lambda line: (0, line))
+     | "QGroup" >> beam.GroupByKey()
+     | "QWrite" >> beam.ParDo(WriteQuarantineLines(f"{out}/quarantine")))
+    outcome_keys = ((docs, b_dropped, b_quarantined) | "BOutcomes" >> beam.Flatten()
+                    | "BOutcomeKeys" >> beam.FlatMap(_count_keys))
+    _write_count_keys([outcome_keys], "B", f"{out}/counts.json", extra_counts)
     if state is not None:
         from corpusforge.pipelines import dedup as dedup_mod
 
         if hasattr(dedup_mod, "WriteState"):
-            state | "WriteDedupState" >> dedup_mod.WriteState(f"{work_dir}/state")
-    return {"kept": docs, "dropped": all_dropped, "quarantined": all_quarantined, "state": state}
+            state | "WriteDedupState" >> dedup_mod.WriteState(f"{out}/state")
+
+
+class WriteQuarantineLines(beam.DoFn):
+    """Quarantine JSON lines -> one JSONL file sorted by (source, line, stage)."""
+
+    def __init__(self, directory: str):
+        self.directory = directory
+
+    def process(self, item):
+        _, lines = item
+        recs = sorted(lines, key=lambda l: (lambda r: (r["source"], r["line"], r["stage"], l))(json.loads(l)))
+        write_jsonl_atomic(recs, f"{self.directory}/{shard_name('part', 0, 1, 'jsonl')}")
+        yield len(recs)
 
 
 # ------------------------------------------------------------------------------------------ driver
@@ -347,17 +400,37 @@ def prepare_run_dir(run_dir: str, fingerprint: str, overwrite: bool) -> bool:
                 f"output.dir {run_dir} already holds a finished run with other inputs or config; "
                 "choose a new output.dir or pass --set output.overwrite=true"
             )
+        _remove(f"{run_dir}/{WORK}")
     elif _exists(f"{run_dir}/{WORK}"):
-        log.info("found an interrupted run in %s: discarding its partial work and running again", run_dir)
-    for name in OUTPUT_ENTRIES + (WORK, "state"):
+        log.info("found an interrupted run in %s: finished phases are kept, the rest runs again", run_dir)
+    for name in OUTPUT_ENTRIES + ("state",):
         _remove(f"{run_dir}/{name}")
     _mkdirs(run_dir)
     return False
 
 
+def _run_pipeline(cfg: CurateConfig, run_dir: str, build, *args) -> tuple[float, dict]:
+    options = pipeline_options(cfg.runner, job_name=f"corpusforge-{os.path.basename(run_dir)}")
+    runner = make_runner(cfg.runner)
+    p = beam.Pipeline(runner=runner, options=options) if runner is not None else beam.Pipeline(options=options)
+    build(p, cfg, *args)
+    t = time.time()
+    result = p.run()
+    result.wait_until_finish()
+    return time.time() - t, _metrics(result)
+
+
+def _phase_done(path: str, fingerprint: str) -> bool:
+    return _exists(path) and json.loads(_read_text(path)).get("fingerprint") == fingerprint
+
+
 def run_curate(cfg: CurateConfig, files: list[InputFile] | None = None, dedup_state_dir: str | None = None,
                run_dir: str | None = None, extra_manifest: dict | None = None) -> dict:
-    """Run the pipeline and finalize the run directory. Returns the stats dict."""
+    """Run the pipeline in two checkpointed phases and finalize the run directory. Returns the stats dict.
+
+    Phase A (read, unique ids, per-document filters) and phase B (dedup, PII, final shards) each end with a
+    `_DONE` marker under `<run>/_work/`; a rerun after a kill skips a finished phase.
+    """
     from corpusforge.pipelines.stats import build_stats
 
     run_dir = (run_dir or cfg.output.dir).rstrip("/")
@@ -366,41 +439,58 @@ def run_curate(cfg: CurateConfig, files: list[InputFile] | None = None, dedup_st
     if files is None:
         files = resolve_inputs(cfg.input, with_checksums=not dry_run)
     if dry_run:
-        # Build and validate the whole Dataflow graph offline: no run directory is touched.
-        p = beam.Pipeline(options=pipeline_options(cfg.runner, job_name=f"corpusforge-{os.path.basename(run_dir)}"))
-        build_pipeline(p, cfg, files, f"{run_dir}/{WORK}", dedup_state_dir)
-        p.run().wait_until_finish()
-        log.info("Dataflow dry run: graph built and validated, nothing executed")
+        # Build and validate both Dataflow graphs offline: no run directory is touched.
+        for build, args in ((build_phase_a, (files, f"{run_dir}/{WORK}/a")),
+                            (build_phase_b, (f"{run_dir}/{WORK}/a", f"{run_dir}/{WORK}/b", dedup_state_dir))):
+            p = beam.Pipeline(options=pipeline_options(cfg.runner, job_name=f"corpusforge-{os.path.basename(run_dir)}"))
+            build(p, cfg, *args)
+            p.run().wait_until_finish()
+        log.info("Dataflow dry run: graphs built and validated, nothing executed")
         return {"dry_run": True}
     fingerprint = config_fingerprint(cfg, files) + (f"+state:{dedup_state_dir}" if dedup_state_dir else "")
     if prepare_run_dir(run_dir, fingerprint, cfg.output.overwrite):
         log.info("run in %s is already complete (same inputs and config): nothing to do", run_dir)
         return json.loads(_read_text(f"{run_dir}/stats.json"))
 
-    work = f"{run_dir}/{WORK}"
-    for sub in ("kept", "dropped", "quarantine"):
-        _mkdirs(f"{work}/{sub}")
-    # Build stages up front so a config problem (missing model file) fails before the pipeline starts.
+    # Build stages up front so a config problem (a missing model file) fails before any pipeline starts.
     order = stage_order(cfg)
     log.info("curate: %d input file(s), %s bytes; stages: %s", len(files), sum(f.size for f in files), " -> ".join(order))
+    work = f"{run_dir}/{WORK}"
+    a_dir, b_dir = f"{work}/a", f"{work}/b"
+    metrics: dict = {}
+    timings: dict = {}
+    for name, directory, build, args in (
+        ("a", a_dir, build_phase_a, (files, a_dir)),
+        ("b", b_dir, build_phase_b, (a_dir, b_dir, dedup_state_dir)),
+    ):
+        marker = f"{directory}/_DONE"
+        if _phase_done(marker, fingerprint):
+            log.info("phase %s already done in an earlier attempt: skipping it", name.upper())
+            done = json.loads(_read_text(marker))
+            metrics.update(done.get("metrics", {}))
+            timings[f"phase_{name}_seconds"] = done.get("seconds")
+            continue
+        _remove(directory)
+        subs = ("docs", "dropped", "quarantine") if name == "a" else ("kept", "dropped", "quarantine")
+        for sub in subs:
+            _mkdirs(f"{directory}/{sub}")
+        log.info("phase %s: %s", name.upper(), "read and per-document stages" if name == "a" else "dedup, PII, final shards")
+        seconds, phase_metrics = _run_pipeline(cfg, run_dir, build, *args)
+        _fill_empty_shards(f"{directory}/{subs[0]}", cfg.output.num_shards, CHECKPOINT_SCHEMA if name == "a" else KEPT_SCHEMA)
+        _fill_empty_shards(f"{directory}/dropped", cfg.output.num_shards, DROPPED_SCHEMA)
+        qpath = f"{directory}/quarantine/{shard_name('part', 0, 1, 'jsonl')}"
+        if not _exists(qpath):
+            write_jsonl_atomic([], qpath)
+        metrics.update(phase_metrics)
+        timings[f"phase_{name}_seconds"] = round(seconds, 3)
+        write_json_atomic({"fingerprint": fingerprint, "metrics": phase_metrics, "seconds": round(seconds, 3)}, marker)
 
-    options = pipeline_options(cfg.runner, job_name=f"corpusforge-{os.path.basename(run_dir)}")
-    runner = make_runner(cfg.runner)
-    p = beam.Pipeline(runner=runner, options=options) if runner is not None else beam.Pipeline(options=options)
-    build_pipeline(p, cfg, files, work, dedup_state_dir)
-    t_pipe = time.time()
-    result = p.run()
-    result.wait_until_finish()
-    pipeline_seconds = time.time() - t_pipe
-
-    kept_files = _fill_empty_shards(f"{work}/kept", cfg.output.num_shards, KEPT_SCHEMA)
-    dropped_files = _fill_empty_shards(f"{work}/dropped", cfg.output.num_shards, DROPPED_SCHEMA)
-    qpath = f"{work}/quarantine/{shard_name('part', 0, 1, 'jsonl')}"
-    if not _exists(qpath):
-        write_jsonl_atomic([], qpath)
-    counts = json.loads(_read_text(f"{work}/counts.json")) if _exists(f"{work}/counts.json") else []
-    stats = build_stats(counts, order, metrics=_metrics(result), timings={
-        "pipeline_seconds": round(pipeline_seconds, 3), "total_seconds": round(time.time() - t0, 3)})
+    counts: dict[str, int] = {}
+    for directory in (a_dir, b_dir):
+        for k, v in json.loads(_read_text(f"{directory}/counts.json")) if _exists(f"{directory}/counts.json") else []:
+            counts[k] = counts.get(k, 0) + v
+    timings["total_seconds"] = round(time.time() - t0, 3)
+    stats = build_stats(sorted(counts.items()), order, metrics=metrics, timings=timings)
     if not stats["conservation"]["ok"]:
         write_json_atomic(stats, f"{work}/stats.json")
         raise RuntimeError(
@@ -410,10 +500,10 @@ def run_curate(cfg: CurateConfig, files: list[InputFile] | None = None, dedup_st
 
     # Move outputs into place; _SUCCESS is written last.
     for sub in ("kept", "dropped", "quarantine"):
-        _move_dir(f"{work}/{sub}", f"{run_dir}/{sub}")
-    if _exists(f"{work}/state"):
-        _move_dir(f"{work}/state", f"{run_dir}/state")
-    final = lambda paths: [p.replace(f"{work}/", f"{run_dir}/") for p in paths]  # noqa: E731
+        _move_dir(f"{b_dir}/{sub}", f"{run_dir}/{sub}")
+    if _exists(f"{b_dir}/state"):
+        _move_dir(f"{b_dir}/state", f"{run_dir}/state")
+    n = cfg.output.num_shards
     manifest = {
         "corpusforge_version": __version__,
         "command": "curate",
@@ -422,8 +512,8 @@ def run_curate(cfg: CurateConfig, files: list[InputFile] | None = None, dedup_st
         "config": cfg.model_dump(mode="json"),
         "packages": _package_versions(),
         "outputs": {
-            "kept": final(kept_files),
-            "dropped": final(dropped_files),
+            "kept": [f"{run_dir}/kept/{shard_name('part', i, n, 'parquet')}" for i in range(n)],
+            "dropped": [f"{run_dir}/dropped/{shard_name('part', i, n, 'parquet')}" for i in range(n)],
             "quarantine": [f"{run_dir}/quarantine/{shard_name('part', 0, 1, 'jsonl')}"],
             "stats": f"{run_dir}/stats.json",
             "report": f"{run_dir}/report.html" if cfg.report else None,
