@@ -30,8 +30,8 @@ import re
 import subprocess
 import sys
 import tempfile
-from collections import Counter, defaultdict
-from dataclasses import dataclass, field
+from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -57,8 +57,10 @@ LICENCES = {
     "libreoffice-help": "MPL-2.0 (`Files: *` stanza of the package's copyright file)",
 }
 
-# Documents per (source, language); the rest of the candidates are left unused.
-PER_LANG = {"lo": 40, "handbook": 22, "install": 8}
+# Documents per language: up to these many from the handbook and the installation guide, LibreOffice help
+# fills the rest (handbook translations are partial in some languages).
+PER_LANG_TOTAL = 80
+PER_LANG = {"handbook": 25, "install": 10}
 PER_OTHER_LANG = 6
 DOC_MIN_WORDS, DOC_MAX_WORDS = 60, 900
 DOC_SCORE_MIN = 0.90  # fastText top-label probability for a whole document
@@ -97,7 +99,7 @@ def extract(deb: Path, dest: Path) -> Path:
 # ----------------------------------------------------------------------------------------- HTML text
 BLOCK_TAGS = {"p", "div", "h1", "h2", "h3", "h4", "h5", "h6", "li", "dt", "dd", "blockquote", "title", "tr",
               "section", "ul", "ol", "dl", "br", "hr"}
-SKIP_TAGS = {"script", "style", "pre", "nav", "header", "footer", "aside", "head", "noscript", "table", "code",
+SKIP_TAGS = {"script", "style", "pre", "nav", "header", "footer", "aside", "head", "noscript", "table",
              "object", "svg", "button", "select"}
 SKIP_CLASSES = {"toc", "docnav", "navheader", "navfooter", "embedded", "debug", "indexterm", "programlisting",
                 "screen", "relatedtopics", "howtoget", "sect1-toc", "list-of-examples", "list-of-figures",
@@ -194,7 +196,6 @@ class RealDoc:
     path_lang: str
     lang: str = ""
     score: float = 0.0
-    extra: dict = field(default_factory=dict)
 
     def record(self) -> dict:
         return {"id": self.id, "text": self.text, "url": self.url, "source_pkg": self.source_pkg,
@@ -319,8 +320,9 @@ def write_parquet(path: Path, recs: list[dict]) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    cols = ["id", "text", "url", "source_pkg", "lang_hint"]
-    table = pa.table({c: pa.array([r.get(c) for r in recs], type=pa.string()) for c in cols})
+    cols = {"id": pa.string(), "text": pa.string(), "url": pa.string(), "source_pkg": pa.string(),
+            "lang_hint": pa.string(), "lang_hint_score": pa.float64(), "path_lang": pa.string()}
+    table = pa.table({c: pa.array([r.get(c) for r in recs], type=t) for c, t in cols.items()})
     buf = io.BytesIO()
     pq.write_table(table, buf, compression="zstd")
     path.write_bytes(buf.getvalue())
@@ -353,8 +355,8 @@ def sources_md(versions: dict[str, str], counts: Counter) -> str:
         "",
         "- LibreOffice help: Copyright 2000, 2010 Oracle and/or its affiliates; Copyright (c) 2000, 2010",
         "  LibreOffice contributors and/or their affiliates. MPL-2.0 (https://mozilla.org/MPL/2.0/).",
-        "- The Debian Administrator's Handbook: Copyright 2003-2015 Raphaël Hertzog, Roland Mas and the",
-        "  translators; GPL-2.0+ or CC-BY-SA-3.0 (https://creativecommons.org/licenses/by-sa/3.0/).",
+        "- The Debian Administrator's Handbook: Copyright 2003-2015 Raphaël Hertzog; 2006-2015 Roland Mas;",
+        "  2013-2015 Freexian SARL. GPL-2.0+ or CC-BY-SA-3.0 (https://creativecommons.org/licenses/by-sa/3.0/).",
         "- Debian Installation Guide: Copyright 1996 Bruce Perens; 1996, 1997 Sven Rudolph; 1998 Igor Grobman,",
         "  James Treacy; 1998-2002 Adam Di Carlo; 2003 Chris Tillman; 2004-2023 the Debian Installer team and",
         "  other contributors. GPL-2.0 (/usr/share/common-licenses/GPL-2).",
@@ -398,9 +400,11 @@ def build(out_dir: Path, debs_dir: Path, work_dir: Path) -> None:
     real: list[RealDoc] = []
     for lang in MAIN_LANGS:
         pkg = f"libreoffice-help-{'en-us' if lang == 'en' else lang}"
-        real += accept(lo_docs(roots[pkg], lang, pkg, lid), lang, lid, PER_LANG["lo"])
-        real += accept(handbook_docs(roots["debian-handbook"], lang, lid), lang, lid, PER_LANG["handbook"])
-        real += accept(install_docs(roots["installation-guide-amd64"], lang, lid), lang, lid, PER_LANG["install"])
+        hb = accept(handbook_docs(roots["debian-handbook"], lang, lid), lang, lid, PER_LANG["handbook"])
+        ig = accept(install_docs(roots["installation-guide-amd64"], lang, lid), lang, lid, PER_LANG["install"])
+        lo = accept(lo_docs(roots[pkg], lang, pkg, lid), lang, lid, PER_LANG_TOTAL - len(hb) - len(ig))
+        print(f"{lang}: libreoffice {len(lo)}, handbook {len(hb)}, installation guide {len(ig)}")
+        real += lo + hb + ig
     other: list[RealDoc] = []
     for lang in sorted(OTHER_LANGS):
         other += accept(handbook_docs(roots["debian-handbook"], lang, lid), lang, lid, PER_OTHER_LANG)
@@ -476,8 +480,7 @@ def build(out_dir: Path, debs_dir: Path, work_dir: Path) -> None:
     lines1.insert(pos, jsonl_line(oversized))
     malformed.append({"file": "part-001.jsonl.gz", "line": pos + 1, "kind": "oversized_text"})
 
-    parquet_recs.insert(N_PARQUET // 2, {"id": "malformed-parquet-null-text", "text": None, "url": None,
-                                         "source_pkg": None, "lang_hint": None})
+    parquet_recs.insert(N_PARQUET // 2, {"id": "malformed-parquet-null-text", "text": None})
     malformed.append({"file": "part-002.parquet", "line": N_PARQUET // 2 + 1, "kind": "null_text"})
     malformed.sort(key=lambda m: (m["file"], m["line"]))
 
@@ -507,7 +510,7 @@ def build(out_dir: Path, debs_dir: Path, work_dir: Path) -> None:
         },
     }
     (out_dir / "planted.json").write_text(json.dumps(planted, indent=1, ensure_ascii=False, sort_keys=False) + "\n")
-    pkg_counts = Counter(d.source_pkg for d in real + other)
+    pkg_counts = Counter(d.source_pkg for d in real + other)  # before duplicates were added
     (out_dir / "SOURCES.md").write_text(sources_md(versions, pkg_counts))
 
     total = sum(f.stat().st_size for f in out_dir.iterdir() if f.is_file())

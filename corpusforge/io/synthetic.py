@@ -402,7 +402,12 @@ def perturb_words(text: str, rng: random.Random, edits: int) -> str:
             line[wi], line[wi + 1] = line[wi + 1], line[wi]
         else:
             line.insert(wi, line[wi])
-    return "\n".join(" ".join(line) for line in lines)
+    out = "\n".join(" ".join(line) for line in lines)
+    if out == text and positions:  # e.g. a word replaced by itself: a near duplicate must differ
+        li, wi = rng.choice(positions)
+        lines[li].insert(wi, lines[li][wi])
+        out = "\n".join(" ".join(line) for line in lines)
+    return out
 
 
 # ---------------------------------------------------------------------------------- malformed lines
