@@ -1,0 +1,178 @@
+"""Token shards: the training-ready form of a kept corpus, and the reader that memory-maps it back.
+
+A shard directory holds, for each shard `tokens-SSSSS-of-NNNNN`:
+  * `.bin`       the shard's tokens as one flat little-endian array (uint16 when every id fits, else uint32),
+                 documents back to back, each followed by the end-of-text id when `append_eos` is set;
+  * `.idx.npy`   int64 offsets, one more than the shard's documents: document i is bin[off[i]:off[i+1]];
+  * `.docs.parquet`  id and language of each document, in shard order;
+and once for the whole set: `tokenizer.model` (the SentencePiece model that encoded it) and `manifest.json`
+(dtype, token and document counts per language, SHA-256 of every file). `_SUCCESS` is written last.
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Iterator, Sequence
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+FORMAT = "corpusforge-token-shards/1"
+MANIFEST = "manifest.json"
+MODEL_FILE = "tokenizer.model"
+SUCCESS = "_SUCCESS"
+DOCS_SCHEMA = pa.schema([("id", pa.string()), ("language", pa.string())])
+
+
+def token_dtype(vocab_size: int) -> np.dtype:
+    """uint16 halves the bytes whenever every id (0 .. vocab_size-1) fits in it."""
+    return np.dtype("<u2") if vocab_size <= 2**16 else np.dtype("<u4")
+
+
+def shard_stem(index: int, num_shards: int) -> str:
+    return f"tokens-{index:05d}-of-{num_shards:05d}"
+
+
+def sha256_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def sha256_file(path: str, chunk: int = 1 << 22) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+@dataclass
+class EncodedDoc:
+    """One document's tokens on their way to a shard; `order` places it within the shard."""
+
+    order: int
+    id: str
+    language: str
+    tokens: np.ndarray
+    num_bytes: int
+
+
+def shard_payload(docs: Sequence[EncodedDoc], dtype: np.dtype, eos_id: int | None) -> dict[str, bytes]:
+    """The three files of one shard, as bytes, from its documents in shard order.
+
+    Built in memory so a writer can hash and store them atomically on any filesystem; a shard is one
+    worker's share of the corpus (its size is set by the number of shards).
+    """
+    parts: list[np.ndarray] = []
+    offsets = np.zeros(len(docs) + 1, dtype=np.int64)
+    eos = np.array([eos_id], dtype=dtype) if eos_id is not None else None
+    for i, doc in enumerate(docs):
+        parts.append(doc.tokens.astype(dtype, copy=False))
+        n = len(doc.tokens)
+        if eos is not None:
+            parts.append(eos)
+            n += 1
+        offsets[i + 1] = offsets[i] + n
+    flat = np.concatenate(parts) if parts else np.zeros(0, dtype=dtype)
+    idx = io.BytesIO()
+    np.save(idx, offsets, allow_pickle=False)
+    table = pa.Table.from_pydict(
+        {"id": [d.id for d in docs], "language": [d.language for d in docs]}, schema=DOCS_SCHEMA
+    )
+    sink = pa.BufferOutputStream()
+    # No statistics timestamps or writer-dependent metadata: the same documents give the same bytes.
+    pq.write_table(table, sink, compression="zstd", write_statistics=False, store_schema=False)
+    return {
+        ".bin": flat.astype(dtype.newbyteorder("<"), copy=False).tobytes(),
+        ".idx.npy": idx.getvalue(),
+        ".docs.parquet": sink.getvalue().to_pybytes(),
+    }
+
+
+class TokenShards:
+    """Read a token shard directory through memory maps; documents come back in manifest order.
+
+    >>> shards = TokenShards("runs/demo/tokens")
+    >>> shards.text(0) == original_text_of(shards.doc_id(0))
+    """
+
+    def __init__(self, directory: str):
+        self.directory = directory
+        path = os.path.join(directory, MANIFEST)
+        if not os.path.exists(path):
+            raise FileNotFoundError(f"{path} not found: is {directory} the --out of `corpusforge tokenize`?")
+        with open(path, encoding="utf-8") as f:
+            self.manifest = json.load(f)
+        if self.manifest.get("format") != FORMAT:
+            raise ValueError(f"{path}: unknown format {self.manifest.get('format')!r}, expected {FORMAT!r}")
+        self.dtype = np.dtype(self.manifest["dtype"])
+        self.eos_id = self.manifest["eos_id"] if self.manifest["append_eos"] else None
+        self._tokens = [np.memmap(os.path.join(directory, s["files"][".bin"]), dtype=self.dtype, mode="r")
+                        if s["num_tokens"] else np.zeros(0, dtype=self.dtype) for s in self.manifest["shards"]]
+        self._offsets = [np.load(os.path.join(directory, s["files"][".idx.npy"]), mmap_mode="r")
+                         for s in self.manifest["shards"]]
+        counts = [len(o) - 1 for o in self._offsets]
+        self._starts = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+
+    def __len__(self) -> int:
+        return int(self._starts[-1])
+
+    def _locate(self, i: int) -> tuple[int, int]:
+        if not 0 <= i < len(self):
+            raise IndexError(f"document {i} out of range (0..{len(self) - 1})")
+        shard = int(np.searchsorted(self._starts, i, side="right") - 1)
+        return shard, i - int(self._starts[shard])
+
+    def tokens(self, i: int, with_eos: bool = False) -> np.ndarray:
+        """Document i's token ids: a read-only view into the memory-mapped shard."""
+        shard, j = self._locate(i)
+        off = self._offsets[shard]
+        start, end = int(off[j]), int(off[j + 1])
+        if self.eos_id is not None and not with_eos:
+            end -= 1
+        return self._tokens[shard][start:end]
+
+    @cached_property
+    def _docs(self) -> list[dict]:
+        rows: list[dict] = []
+        for s in self.manifest["shards"]:
+            rows.extend(pq.read_table(os.path.join(self.directory, s["files"][".docs.parquet"])).to_pylist())
+        return rows
+
+    def doc_id(self, i: int) -> str:
+        self._locate(i)
+        return self._docs[i]["id"]
+
+    def language(self, i: int) -> str:
+        self._locate(i)
+        return self._docs[i]["language"]
+
+    @cached_property
+    def processor(self):
+        import sentencepiece as spm
+
+        return spm.SentencePieceProcessor(model_file=os.path.join(self.directory, MODEL_FILE))
+
+    def text(self, i: int) -> str:
+        return self.processor.decode(self.tokens(i).tolist())
+
+    def documents(self) -> Iterator[dict]:
+        """Every document as {id, language, tokens, text}, in shard order."""
+        for i in range(len(self)):
+            yield {"id": self.doc_id(i), "language": self.language(i), "tokens": self.tokens(i), "text": self.text(i)}
+
+    def verify(self) -> list[str]:
+        """Files whose SHA-256 differs from the manifest (empty when the shards are intact)."""
+        bad = []
+        for s in self.manifest["shards"]:
+            for name in s["files"].values():
+                if sha256_file(os.path.join(self.directory, name)) != s["sha256"][name]:
+                    bad.append(name)
+        model = os.path.join(self.directory, MODEL_FILE)
+        if sha256_file(model) != self.manifest["tokenizer"]["sha256"]:
+            bad.append(MODEL_FILE)
+        return bad
