@@ -1,0 +1,457 @@
+"""Multi-step Error Minimization (MEM; Liu et al., ACM MM 2024, arXiv 2407.16307) and its min-min loop.
+
+For image-caption pairs, find per image a noise delta (L_inf <= eps) and a short text trigger t placed before
+the caption, minimizing the CLIP contrastive loss of (x + delta, t + caption), so a model trained on them
+learns the noise <-> trigger shortcut instead of the content. The loop alternates, for `rounds` rounds:
+
+1. `surrogate_steps` training steps of the surrogate CLIP on the current protected pairs;
+2. a noise pass over the whole set: PGD with sign steps (`pgd_steps`, step `alpha`), projected to the
+   eps-ball and to valid pixels. Captions are shuffled within the batch while each trigger stays with its own
+   image, so the noise binds to the trigger, not to the caption;
+3. in the first `trigger_rounds` rounds, a trigger pass: HotFlip (Ebrahimi et al. 2018; as in Wallace et al.'s
+   universal triggers) -- the gradient of the loss w.r.t. the trigger token embeddings, dotted with the
+   embedding matrix, gives `hotflip_topk` candidate tokens per position; positions are searched left to
+   right with a beam of `beam_width`, each candidate scored by the batch loss;
+4. a checkpoint of the round (noise buffer, triggers, surrogate and optimizer state, curves).
+
+Differences from the official code, on purpose: one noise and one trigger per image (not per caption row);
+trigger tokens are restricted to whole-word, non-special tokens that survive decode -> encode
+(`surrogate.allowed_trigger_ids`); noise lives in int8 memmaps (`storage.Int8DeltaStore`); every random draw
+comes from a generator seeded by (seed, round, phase), so a resumed run equals an uninterrupted one.
+
+Baselines share the loop (`method`): `em` -- error-minimizing image noise only (Huang et al. 2021, adapted to
+CLIP as in MEM's comparison: own captions, no trigger); `tap` -- targeted error-maximizing noise: the surrogate
+is trained on clean pairs and each image is pushed toward another image's caption (a fixed derangement), as
+targeted adversarial poisoning (Fowl et al. 2021); `uap` -- one universal perturbation for the whole set that
+maximizes the loss of a clean-trained surrogate (Moosavi-Dezfooli et al. 2017).
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+
+from corpusforge.unlearnable.baselines import tap_targets, uses_trigger
+from corpusforge.unlearnable.robustness import eot_transform
+from corpusforge.unlearnable.storage import ImageCache, Int8DeltaStore, load_torch, save_torch_atomic
+from corpusforge.unlearnable.surrogate import Surrogate, allowed_trigger_ids, contrastive_loss
+
+log = logging.getLogger("corpusforge.protect")
+
+MIN_MIN = ("mem", "em")
+ERROR_MAX = ("uap", "tap")
+CHECKPOINT = "state.pt"
+
+
+# ------------------------------------------------------------------------------------------ helpers
+def seeded_generator(seed: int, *parts) -> torch.Generator:
+    """A generator whose stream depends only on (seed, parts): no hidden state crosses a round boundary."""
+    h = hashlib.sha256(repr((int(seed),) + tuple(parts)).encode()).digest()
+    return torch.Generator().manual_seed(int.from_bytes(h[:8], "little") & ((1 << 63) - 1))
+
+
+def batches(order: torch.Tensor, size: int) -> list[torch.Tensor]:
+    """Chunks of `order`; a last chunk of one row is merged into the previous one (a single pair has no
+    contrastive signal: its loss is constant)."""
+    chunks = list(torch.split(order, size))
+    if len(chunks) > 1 and len(chunks[-1]) < 2:
+        chunks[-2] = torch.cat([chunks[-2], chunks[-1]])
+        chunks.pop()
+    return chunks
+
+
+def pgd_update(delta: torch.Tensor, grad: torch.Tensor, x: torch.Tensor, alpha: float, eps: float,
+               minimize: bool = True) -> torch.Tensor:
+    """One signed-gradient step, projected to the L_inf eps-ball and to valid pixels (x + delta in [0,1])."""
+    step = -alpha * grad.sign() if minimize else alpha * grad.sign()
+    delta = (delta.detach() + step).clamp(-eps, eps)
+    return (x + delta).clamp(0.0, 1.0) - x
+
+
+def hotflip_candidates(grad: torch.Tensor, embedding: torch.Tensor, allowed: torch.Tensor, topk: int) -> torch.Tensor:
+    """(k, D) loss gradient at the trigger positions -> (k, topk) token ids whose swap most lowers the loss
+    to first order: loss(e_v) - loss(e_cur) ~ (e_v - e_cur) . g, so the best v minimize e_v . g."""
+    scores = grad @ embedding[allowed].T  # (k, A)
+    top = torch.topk(-scores, k=min(topk, allowed.numel()), dim=1).indices
+    return allowed[top]
+
+
+def beam_search_trigger(current: list[int], candidates: torch.Tensor, score_fn: Callable[[list[list[int]]], torch.Tensor],
+                        beam_width: int) -> tuple[list[int], float, float]:
+    """Left-to-right beam search over trigger positions. `score_fn` maps triggers to batch losses.
+
+    The unchanged beams stay in the pool, so the result never scores worse than `current`.
+    Returns (best trigger, its loss, the loss of `current`)."""
+    base = float(score_fn([list(current)])[0])
+    beams: list[tuple[float, list[int]]] = [(base, list(current))]
+    for pos in range(len(current)):
+        pool = {tuple(ids): s for s, ids in beams}
+        fresh = []
+        for _, ids in beams:
+            for c in candidates[pos].tolist():
+                cand = list(ids)
+                cand[pos] = int(c)
+                if tuple(cand) not in pool and cand not in fresh:
+                    fresh.append(cand)
+        if fresh:
+            losses = score_fn(fresh)
+            for ids, s in zip(fresh, losses.tolist()):
+                pool[tuple(ids)] = float(s)
+        # Ties broken by token ids so the search is deterministic.
+        ranked = sorted(pool.items(), key=lambda kv: (kv[1], kv[0]))[:beam_width]
+        beams = [(s, list(ids)) for ids, s in ranked]
+    best_s, best = beams[0]
+    return best, best_s, base
+
+
+def kmeans_groups(features: torch.Tensor, k: int, seed: int, iters: int = 25) -> torch.Tensor:
+    """Spherical k-means (k-means++ init from a seeded generator) -> group id per row."""
+    n = features.shape[0]
+    g = seeded_generator(seed, "kmeans")
+    x = torch.nn.functional.normalize(features.float(), dim=-1)
+    centers = [x[int(torch.randint(0, n, (), generator=g))]]
+    for _ in range(1, k):
+        d = (1 - x @ torch.stack(centers).T).clamp(min=0).min(dim=1).values
+        p = d / d.sum() if d.sum() > 0 else torch.full((n,), 1.0 / n)
+        centers.append(x[int(torch.multinomial(p, 1, generator=g))])
+    c = torch.stack(centers)
+    assign = torch.zeros(n, dtype=torch.long)
+    for _ in range(iters):
+        assign = (x @ c.T).argmax(dim=1)
+        for j in range(k):
+            members = x[assign == j]
+            if len(members):
+                c[j] = torch.nn.functional.normalize(members.mean(0), dim=-1)
+    return assign
+
+
+# ------------------------------------------------------------------------------------------ the loop
+@dataclass
+class WorkingSet:
+    """What the loop sees: clean images at working resolution (uint8 memmap) and tokenized captions."""
+
+    images: ImageCache
+    captions: list[list[list[int]]]  # per image, per caption, BPE ids without sot/eot
+
+    @property
+    def n(self) -> int:
+        return len(self.captions)
+
+
+@dataclass
+class LoopState:
+    round_done: int = -1
+    buffer: str = "a"
+    triggers: torch.Tensor | None = None  # (G, k) long; None for methods without a trigger
+    groups: torch.Tensor | None = None  # (n,) long
+    curves: dict = field(default_factory=lambda: {"surrogate_loss": [], "noise_loss": [], "trigger_loss": [],
+                                                  "trigger_loss_before": [], "round_seconds": []})
+
+
+class MinMinProtector:
+    """Runs MEM (or a baseline) over a `WorkingSet`, writing noise into `store`, checkpointing into `ckpt_dir`."""
+
+    def __init__(self, cfg, surrogate: Surrogate, work: WorkingSet, store: Int8DeltaStore, ckpt_dir: str | Path,
+                 run_key: str = ""):
+        if work.n < 2:
+            raise ValueError("protection needs at least 2 image-caption pairs (the contrastive loss compares pairs)")
+        self.cfg = cfg
+        self.s = surrogate
+        self.work = work
+        self.store = store
+        self.ckpt = Path(ckpt_dir)
+        self.run_key = run_key
+        self.method = cfg.method
+        self.eps = float(cfg.eps)
+        self.alpha = float(cfg.alpha)
+        self.bs = min(int(cfg.batch_size), work.n)
+        self.use_trigger = uses_trigger(self.method)
+        self.k = int(cfg.trigger_tokens) if self.use_trigger else 0
+        self.universal = self.method == "uap"
+        params = [p for p in self.s.model.parameters() if p.requires_grad]
+        self.opt = torch.optim.AdamW(params, lr=float(cfg.surrogate_lr), weight_decay=float(cfg.weight_decay))
+        self.state = LoopState()
+        self.targets = None
+        if self.method == "tap":
+            # A fixed derangement: image i is pushed toward the caption of image targets[i] != i.
+            self.targets = tap_targets(work.n, seeded_generator(cfg.seed, "tap_targets"))
+
+    # -------------------------------------------------------------------------------- plumbing
+    def _clean(self, idx: torch.Tensor) -> torch.Tensor:
+        return self.work.images.read(idx.numpy()).to(self.s.device)
+
+    def _delta(self, buf: str, idx: torch.Tensor) -> torch.Tensor:
+        rows = np.zeros(len(idx), dtype=np.int64) if self.universal else idx.numpy()
+        return self.store.read(buf, rows).to(self.s.device)
+
+    def _pick_captions(self, idx: torch.Tensor, g: torch.Generator, source: torch.Tensor | None = None) -> list[list[int]]:
+        src = idx if source is None else source
+        out = []
+        for i in src.tolist():
+            caps = self.work.captions[i]
+            out.append(caps[int(torch.randint(0, len(caps), (), generator=g))])
+        return out
+
+    def _trigger_rows(self, idx: torch.Tensor):
+        if not self.use_trigger:
+            return None
+        return self.state.triggers[self.state.groups[idx]].tolist()
+
+    def _image_loss_input(self, x: torch.Tensor, g: torch.Generator) -> list[torch.Tensor]:
+        eot = self.cfg.eot
+        if not eot.enabled:
+            return [x]
+        return [eot_transform(x, g, eot) for _ in range(int(eot.samples))]
+
+    # -------------------------------------------------------------------------------- phases
+    def init_triggers(self) -> None:
+        n = self.work.n
+        groups_cfg = self.cfg.trigger_groups
+        if groups_cfg is None or groups_cfg >= n:
+            groups = torch.arange(n)
+        else:
+            feats = []
+            self.s.model.eval()
+            with torch.no_grad():
+                for idx in batches(torch.arange(n), self.bs):
+                    feats.append(self.s.encode_image(self._clean(idx)).cpu())
+            groups = kmeans_groups(torch.cat(feats), int(groups_cfg), self.cfg.seed)
+            # Renumber by first appearance so group ids do not depend on k-means' internal order.
+            _, first = np.unique(groups.numpy(), return_index=True)
+            order = {int(groups[i]): r for r, i in enumerate(sorted(first))}
+            groups = torch.tensor([order[int(gid)] for gid in groups])
+        n_groups = int(groups.max()) + 1
+        allowed = allowed_trigger_ids(self.s.tokenizer, self.s.vocab_limit)
+        g = seeded_generator(self.cfg.seed, "trigger_init")
+        trig = allowed[torch.randint(0, allowed.numel(), (n_groups, self.k), generator=g)]
+        self.state.groups = groups.long()
+        self.state.triggers = trig.long()
+
+    def train_surrogate(self, r: int, buf: str, clean: bool) -> list[float]:
+        model = self.s.model
+        model.train()
+        g = seeded_generator(self.cfg.seed, "train", r)
+        losses = []
+        for _ in range(int(self.cfg.surrogate_steps)):
+            idx = torch.randperm(self.work.n, generator=g)[: self.bs]
+            x = self._clean(idx)
+            if not clean:
+                x = (x + self._delta(buf, idx)).clamp(0, 1)
+            tokens = self.s.build_tokens(self._trigger_rows(idx) if not clean else None, self._pick_captions(idx, g))
+            loss = contrastive_loss(self.s.encode_image(x), self.s.encode_text(tokens), model.logit_scale.exp())
+            self.opt.zero_grad(set_to_none=True)
+            loss.backward()
+            self.opt.step()
+            with torch.no_grad():  # open_clip's training loop clamps the temperature at 100
+                model.logit_scale.clamp_(0, math.log(100))
+            losses.append(float(loss.detach()))
+        model.eval()
+        return losses
+
+    def noise_pass(self, r: int, src: str, dst: str) -> float:
+        model = self.s.model
+        model.eval()
+        req = [p.requires_grad for p in model.parameters()]
+        for p in model.parameters():
+            p.requires_grad_(False)
+        g = seeded_generator(self.cfg.seed, "noise", r)
+        scale = self.s.logit_scale()
+        minimize = self.method != "uap"
+        final = []
+        udelta = self._delta(src, torch.zeros(1, dtype=torch.long)) if self.universal else None
+        try:
+            for idx in batches(torch.randperm(self.work.n, generator=g), self.bs):
+                x = self._clean(idx)
+                if self.method == "mem":
+                    caps = self._pick_captions(idx, g)
+                    shuffle = torch.randperm(len(idx), generator=g)
+                    caps = [caps[j] for j in shuffle.tolist()]  # trigger stays with its image, caption moves
+                elif self.method == "tap":
+                    caps = self._pick_captions(idx, g, source=self.targets[idx])
+                else:
+                    caps = self._pick_captions(idx, g)
+                with torch.no_grad():
+                    txt = self.s.encode_text(self.s.build_tokens(self._trigger_rows(idx), caps))
+                delta = udelta.clone() if self.universal else self._delta(src, idx)
+                for _ in range(int(self.cfg.pgd_steps)):
+                    delta.requires_grad_(True)
+                    xin = (x + delta).clamp(0, 1)
+                    views = self._image_loss_input(xin, g)
+                    loss = sum(contrastive_loss(self.s.encode_image(v), txt, scale) for v in views) / len(views)
+                    grad, = torch.autograd.grad(loss, delta)
+                    if self.universal:
+                        # One delta for all images: keep every image valid by projecting against the batch.
+                        step = (delta.detach() + (self.alpha if not minimize else -self.alpha) * grad.sign())
+                        delta = step.clamp(-self.eps, self.eps)
+                    else:
+                        delta = pgd_update(delta, grad, x, self.alpha, self.eps, minimize=minimize)
+                    final_loss = float(loss.detach())
+                final.append(final_loss)
+                if self.universal:
+                    udelta = delta.detach()
+                else:
+                    self.store.write(dst, idx.numpy(), delta)
+            if self.universal:
+                self.store.write(dst, np.zeros(1, dtype=np.int64), udelta)
+        finally:
+            for p, rq in zip(model.parameters(), req):
+                p.requires_grad_(rq)
+        self.store.flush()
+        return float(np.mean(final))
+
+    def trigger_pass(self, r: int, buf: str) -> tuple[float, float]:
+        model = self.s.model
+        model.eval()
+        g = seeded_generator(self.cfg.seed, "trigger", r)
+        allowed = allowed_trigger_ids(self.s.tokenizer, self.s.vocab_limit).to(self.s.device)
+        emb_module = self.s.token_embedding
+        scale = self.s.logit_scale().detach()
+        before, after = [], []
+        for idx in batches(torch.randperm(self.work.n, generator=g), self.bs):
+            x = (self._clean(idx) + self._delta(buf, idx)).clamp(0, 1)
+            caps = self._pick_captions(idx, g)
+            groups_b = self.state.groups[idx]
+            with torch.no_grad():
+                img = self.s.encode_image(x)
+            tokens = self.s.build_tokens(self.state.triggers[groups_b].tolist(), caps)
+            captured = {}
+
+            def hook(_m, _inp, out):
+                leaf = out.detach().requires_grad_(True)
+                captured["emb"] = leaf
+                return leaf
+
+            handle = emb_module.register_forward_hook(hook)
+            try:
+                txt = self.s.encode_text(tokens)
+            finally:
+                handle.remove()
+            loss = contrastive_loss(img, txt, scale)
+            grad, = torch.autograd.grad(loss, captured["emb"])
+            grad = grad[:, 1:1 + self.k, :].detach()  # positions after <start_of_text>
+            txt = txt.detach()
+            embedding = emb_module.weight.detach()
+            with torch.no_grad():
+                batch_before = float(contrastive_loss(img, txt, scale))
+                for gid in torch.unique(groups_b).tolist():  # sorted: deterministic order
+                    rows = (groups_b == gid).nonzero().flatten()
+                    cand = hotflip_candidates(grad[rows].sum(0), embedding, allowed, int(self.cfg.hotflip_topk))
+                    row_caps = [caps[i] for i in rows.tolist()]
+
+                    def score(trigs: list[list[int]], rows=rows, row_caps=row_caps, txt=txt) -> torch.Tensor:
+                        toks = self.s.build_tokens([t for t in trigs for _ in row_caps], row_caps * len(trigs))
+                        feats = self.s.encode_text(toks).view(len(trigs), len(row_caps), -1)
+                        out = []
+                        for c in range(len(trigs)):
+                            t = txt.clone()
+                            t[rows] = feats[c]
+                            out.append(contrastive_loss(img, t, scale))
+                        return torch.stack(out).cpu()
+
+                    best, _, _ = beam_search_trigger(self.state.triggers[gid].tolist(), cand.cpu(), score,
+                                                     int(self.cfg.beam_width))
+                    self.state.triggers[gid] = torch.tensor(best, dtype=torch.long)
+                    toks = self.s.build_tokens([best] * len(rows), row_caps)
+                    txt[rows] = self.s.encode_text(toks)
+                before.append(batch_before)
+                after.append(float(contrastive_loss(img, txt, scale)))
+        return float(np.mean(before)), float(np.mean(after))
+
+    # -------------------------------------------------------------------------------- checkpoints
+    def save_checkpoint(self) -> None:
+        st = self.state
+        save_torch_atomic({
+            "run_key": self.run_key,
+            "round_done": st.round_done,
+            "buffer": st.buffer,
+            "triggers": st.triggers,
+            "groups": st.groups,
+            "curves": st.curves,
+            "model": self.s.model.state_dict(),
+            "optimizer": self.opt.state_dict(),
+            "torch_rng": torch.get_rng_state(),
+        }, self.ckpt / CHECKPOINT)
+
+    def load_checkpoint(self) -> bool:
+        path = self.ckpt / CHECKPOINT
+        if not path.exists():
+            return False
+        ck = load_torch(path)
+        if ck.get("run_key") != self.run_key:
+            raise ValueError(f"checkpoint {path} belongs to a different run (config or inputs changed)")
+        self.s.model.load_state_dict(ck["model"])
+        self.opt.load_state_dict(ck["optimizer"])
+        torch.set_rng_state(ck["torch_rng"])
+        self.state = LoopState(round_done=int(ck["round_done"]), buffer=ck["buffer"], triggers=ck["triggers"],
+                               groups=ck["groups"], curves=ck["curves"])
+        return True
+
+    # -------------------------------------------------------------------------------- driver
+    def noise_rounds(self) -> set[int]:
+        rounds = int(self.cfg.rounds)
+        # Error-maximizing noise attacks the final (clean-trained) surrogate once.
+        return set(range(rounds)) if self.method in MIN_MIN else {rounds - 1}
+
+    def run(self, stop_after_round: int | None = None) -> LoopState:
+        """Run the remaining rounds (resuming from the checkpoint). `stop_after_round` simulates an
+        interruption after that round's checkpoint (used by tests and benchmarks)."""
+        resumed = self.load_checkpoint()
+        if not resumed:
+            if self.use_trigger:
+                self.init_triggers()
+            self.state.buffer = "a"
+        else:
+            log.info("resuming after round %d", self.state.round_done)
+        noise_rounds = self.noise_rounds()
+        for r in range(self.state.round_done + 1, int(self.cfg.rounds)):
+            t0 = time.perf_counter()
+            src = self.state.buffer
+            dst = Int8DeltaStore.other(src)
+            st = self.state
+            st.curves["surrogate_loss"].append(self.train_surrogate(r, src, clean=self.method in ERROR_MAX))
+            if r in noise_rounds:
+                st.curves["noise_loss"].append(self.noise_pass(r, src, dst))
+                buf = dst
+            else:
+                st.curves["noise_loss"].append(None)
+                buf = src
+            if self.use_trigger and r < int(self.cfg.trigger_rounds):
+                b, a = self.trigger_pass(r, buf)
+                st.curves["trigger_loss_before"].append(b)
+                st.curves["trigger_loss"].append(a)
+            else:
+                st.curves["trigger_loss_before"].append(None)
+                st.curves["trigger_loss"].append(None)
+            st.round_done = r
+            st.buffer = buf
+            st.curves["round_seconds"].append(round(time.perf_counter() - t0, 3))
+            self.save_checkpoint()
+            log.info("round %d/%d: surrogate %.4f  noise %s  trigger %s  (%.1fs)", r + 1, self.cfg.rounds,
+                     st.curves["surrogate_loss"][-1][-1] if st.curves["surrogate_loss"][-1] else float("nan"),
+                     st.curves["noise_loss"][-1], st.curves["trigger_loss"][-1], st.curves["round_seconds"][-1])
+            if stop_after_round is not None and r >= stop_after_round:
+                break
+        return self.state
+
+
+# ------------------------------------------------------------------------------------------ evaluation
+@torch.no_grad()
+def pair_loss(surrogate: Surrogate, images: torch.Tensor, tokens: torch.Tensor, batch_size: int) -> dict:
+    """Mean contrastive loss and image->text top-1 accuracy of pairs, in fixed batches (same for every
+    variant compared, so the numbers are comparable)."""
+    surrogate.model.eval()
+    losses, hits, n = [], 0, 0
+    for idx in batches(torch.arange(images.shape[0]), min(batch_size, images.shape[0])):
+        img = surrogate.encode_image(images[idx])
+        txt = surrogate.encode_text(tokens[idx])
+        losses.append(float(contrastive_loss(img, txt, surrogate.logit_scale())) * len(idx))
+        hits += int(((img @ txt.T).argmax(1) == torch.arange(len(idx), device=img.device)).sum())
+        n += len(idx)
+    return {"loss": sum(losses) / n, "i2t_top1": hits / n}

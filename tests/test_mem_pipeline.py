@@ -1,0 +1,113 @@
+"""`corpusforge protect` end to end: real photos, the tiny open_clip surrogate, PNG/caption outputs, quarantine,
+conservation, report, no-redo of a finished run, resume after an interruption."""
+from __future__ import annotations
+
+import csv
+import json
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from skimage import data as skdata
+
+from corpusforge.cli import main
+from corpusforge.config import ConfigError, ProtectConfig, load_config
+from corpusforge.pipelines.protect import protect
+
+torch.set_num_threads(1)
+
+PHOTOS = [
+    ("astronaut", ["an astronaut in an orange suit", "a woman in a space suit"], skdata.astronaut, (64, 64)),
+    ("coffee", ["a cup of coffee on a saucer"], skdata.coffee, (80, 53)),
+    ("cat", ["a tabby cat looking at the camera"], skdata.chelsea, (60, 40)),
+    ("rocket", ["a rocket standing on the launch pad"], skdata.rocket, (48, 72)),
+    ("cells", ["stained cells under a microscope"], skdata.immunohistochemistry, (50, 50)),
+    ("camera", ["a man with a camera on a tripod"], lambda: np.stack([skdata.camera()] * 3, -1), (40, 40)),
+]
+
+
+@pytest.fixture(scope="module")
+def pairs(tmp_path_factory):
+    d = tmp_path_factory.mktemp("pairs")
+    (d / "img").mkdir()
+    rows = []
+    for name, caps, f, size in PHOTOS:
+        Image.fromarray(f()).convert("RGB").resize(size, Image.BICUBIC).save(d / "img" / f"{name}.jpg", quality=95)
+        rows.append(json.dumps({"id": name, "image": f"img/{name}.jpg", "caption": caps}))
+    (d / "img" / "broken.jpg").write_bytes(b"not a jpeg at all")
+    rows.append(json.dumps({"id": "broken", "image": "img/broken.jpg", "caption": "a picture that is not there"}))
+    rows.append(json.dumps({"id": "nocap", "image": "img/cat.jpg", "caption": "   "}))
+    rows.append("{this is not json")
+    (d / "train.jsonl").write_text("\n".join(rows) + "\n")
+    return d
+
+
+def config(pairs, out, **kw):
+    overrides = [f"input.paths=[{pairs / 'train.jsonl'}]", f"output.dir={out}", "rounds=2", "surrogate_steps=4",
+                 "pgd_steps=2", "trigger_rounds=1", "hotflip_topk=4", "batch_size=8", "num_threads=1"]
+    overrides += [f"{k}={v}" for k, v in kw.items()]
+    return load_config("configs/protect.yaml", overrides, model=ProtectConfig)
+
+
+def test_protect_end_to_end(pairs, tmp_path):
+    out = tmp_path / "run"
+    rc = main(["protect", "--config", "configs/protect.yaml", "--input", str(pairs / "train.jsonl"),
+               "--output", str(out), "--set", "rounds=2", "--set", "surrogate_steps=4", "--set", "pgd_steps=2",
+               "--set", "trigger_rounds=1", "--set", "hotflip_topk=4", "--set", "num_threads=1"])
+    assert rc == 0
+    stats = json.loads((out / "stats.json").read_text())
+    assert stats["conservation"]["ok"] and stats["in"] == 9
+    assert stats["protected"] == 6 and stats["quarantined"] == 3
+    reasons = {json.loads(line)["error"].split(":")[0] for line in (out / "quarantine/quarantine.jsonl").open()}
+    assert len(reasons) == 3 and {"empty_caption", "unparseable_row"} < reasons
+    assert any(r.startswith("image_") for r in reasons)  # the broken JPEG, from data.decode_image
+
+    rows = [json.loads(line) for line in (out / "captions.jsonl").open()]
+    assert [r["id"] for r in rows] == [p[0] for p in PHOTOS]
+    triggers = set()
+    for (name, caps, _, size), row in zip(PHOTOS, rows):
+        orig = np.asarray(Image.open(pairs / "img" / f"{name}.jpg").convert("RGB")).astype(int)
+        prot = np.asarray(Image.open(out / row["image"])).astype(int)  # reloaded after 8-bit PNG
+        assert prot.shape == orig.shape  # same size as the input
+        assert np.abs(prot - orig).max() <= 8 and np.abs(prot - orig).max() > 0
+        assert len(row["trigger"].split()) == 3
+        assert row["caption"] == [f"{row['trigger']} {c}" for c in caps]  # plain text, trigger first
+        triggers.add(row["trigger"])
+    assert len(triggers) == len(PHOTOS)  # one trigger per image
+    with open(out / "captions.csv", newline="") as f:
+        assert len(list(csv.DictReader(f))) == sum(len(p[1]) for p in PHOTOS)
+
+    report = json.loads((out / "report.json").read_text())
+    assert report["eps_255"] == 8 and report["summary"]["max_abs_diff_255"] <= 8
+    assert all(p["psnr"] > 30 and p["ssim"] > 0.5 for p in report["per_image"])
+    assert {"clean", "protected_png", "protected_jpeg75"} <= set(report["surrogate_eval"])
+    assert len(report["curves"]["surrogate_loss"]) == 2
+    html = (out / "report.html").read_text()
+    assert html.count("data:image/png;base64,") == 3
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["command"] == "protect" and manifest["inputs"][0]["sha256"]
+    assert (out / "_SUCCESS").exists()
+    deltas = out / "_work" / "deltas_a.int8"
+    assert deltas.stat().st_size == 6 * 3 * report["surrogate_image_size"] ** 2
+
+    # A finished run is not redone: outputs untouched.
+    before = (out / "images" / "cat.png").stat().st_mtime_ns
+    assert main(["protect", "--config", "configs/protect.yaml", "--input", str(pairs / "train.jsonl"),
+                 "--output", str(out), "--set", "rounds=2", "--set", "surrogate_steps=4", "--set", "pgd_steps=2",
+                 "--set", "trigger_rounds=1", "--set", "hotflip_topk=4", "--set", "num_threads=1"]) == 0
+    assert (out / "images" / "cat.png").stat().st_mtime_ns == before
+    # A different config on the same dir is refused.
+    with pytest.raises(ConfigError, match="different config"):
+        protect(config(pairs, out, eps=0.01))
+
+
+def test_interrupted_run_resumes_to_the_same_bytes(pairs, tmp_path):
+    full, cut = tmp_path / "full", tmp_path / "cut"
+    protect(config(pairs, full, method="em"))
+    partial = protect(config(pairs, cut, method="em"), stop_after_round=0)
+    assert partial["round_done"] == 0 and not (cut / "_SUCCESS").exists()
+    protect(config(pairs, cut, method="em"))
+    for name, *_ in PHOTOS:
+        assert (full / "images" / f"{name}.png").read_bytes() == (cut / "images" / f"{name}.png").read_bytes()
+    assert (full / "captions.jsonl").read_bytes() == (cut / "captions.jsonl").read_bytes()
