@@ -56,6 +56,9 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    if not args.verbose:
+        # Beam's worker chatter (one line per bundle) would bury our progress lines.
+        logging.getLogger("apache_beam").setLevel(logging.ERROR)
     from corpusforge.config import ConfigError
 
     module = importlib.import_module(SUBCOMMANDS[command][0])

@@ -14,6 +14,7 @@ import json
 import logging
 import math
 import os
+import re
 import shutil
 import time
 from typing import Any, Iterable
@@ -90,7 +91,7 @@ def _first_of_each_id(item):
     for d in docs[1:]:
         yield beam.pvalue.TaggedOutput(
             "quarantined",
-            Quarantined(d.source, d.line, f"duplicate id {doc_id!r}: first seen in {docs[0].source} line {docs[0].line}",
+            Quarantined(d.source, d.line, f"duplicate id: {doc_id!r} was first seen in {docs[0].source} line {docs[0].line}",
                         d.text.encode("utf-8", "replace"), stage="unique_id", doc_id=doc_id),
         )
 
@@ -130,7 +131,10 @@ def _count_keys(outcome) -> Iterable[str]:
             yield f"dropped_language_score\t{math.floor(float(outcome.doc.meta['language_score']) * 20) / 20:.2f}"
     elif isinstance(outcome, Quarantined):
         yield "outcome\tquarantined"
-        kind = outcome.error.split(":", 1)[0] if outcome.stage == "read" else outcome.error.split(" raised ", 1)[-1].split(" ")[0]
+        if " raised " in outcome.error:
+            kind = outcome.error.split(" raised ", 1)[1].split(" ")[0]
+        else:
+            kind = re.sub(r"(?<![-\w])\d+", "N", outcome.error.split(":", 1)[0].split(" (", 1)[0])
         yield f"quarantined\t{outcome.stage}\t{kind[:80]}"
 
 
