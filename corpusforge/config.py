@@ -246,24 +246,34 @@ class PerplexityConfig(StageConfig):
 
 
 class DedupConfig(StrictModel):
+    """Exact, URL, C4-style line and MinHash-LSH near-duplicate dedup (corpusforge.pipelines.dedup).
+
+    MinHash defaults as text-dedup / datatrove: word 5-gram shingles, 128 permutations, Jaccard threshold 0.8
+    with bands x rows from datasketch's `_optimal_param` (9 x 13 for 128/0.8). `scheme` picks datasketch's
+    permutation scheme: affine32 (datasketch >= 2.0 default) or legacy (datasketch < 2.0, text-dedup).
+    """
+
     enabled: bool = False
     exact: bool = True
     url: bool = False
     url_keep: Literal["smallest_id", "longest", "newest"] = "smallest_id"
-    url_date_field: str | None = None
+    url_date_field: str | None = Field(
+        None, description="Document meta key holding an ISO date, for url_keep: newest (else: the record read last)")
     line_dedup: bool = False
-    line_dedup_min_sentences: int = 3
+    line_dedup_min_sentences: int = Field(3, ge=0, description="C4: pages left with fewer sentences are dropped.")
     minhash: bool = True
     ngram: int = Field(5, ge=1)
     shingle: Literal["word", "char"] = "word"
     num_perm: int = Field(128, ge=16, le=1024)
+    scheme: Literal["affine32", "legacy"] = "affine32"
     threshold: float = Field(0.8, gt=0.0, lt=1.0)
-    bands: int | None = None
-    rows: int | None = None
+    bands: int | None = Field(None, ge=1)
+    rows: int | None = Field(None, ge=1)
     seed: int = 1
-    verify_jaccard: bool = False
-    max_rounds: int = Field(30, ge=1)
-    max_bucket_size: int = Field(10_000, ge=2)
+    verify_jaccard: bool = Field(False, description="Keep a candidate pair only if its shingle Jaccard >= threshold.")
+    max_rounds: int = Field(30, ge=1, le=200, description="Bound on connected-components rounds.")
+    max_bucket_size: int = Field(10_000, ge=2, description="Buckets above this size are counted and logged.")
+    signature_batch_size: int = Field(256, ge=1, le=100_000)
 
     @model_validator(mode="after")
     def _check(self) -> "DedupConfig":
@@ -272,6 +282,13 @@ class DedupConfig(StrictModel):
         if self.bands is not None and self.bands * self.rows > self.num_perm:
             raise ValueError(f"dedup.bands*rows ({self.bands}*{self.rows}) exceeds dedup.num_perm ({self.num_perm})")
         return self
+
+    def bands_rows(self) -> tuple[int, int]:
+        if self.bands is not None:
+            return self.bands, self.rows
+        from corpusforge.transforms.dedup.minhash import optimal_bands_rows
+
+        return optimal_bands_rows(self.threshold, self.num_perm)
 
 
 class PIIConfig(StageConfig):

@@ -1,0 +1,261 @@
+"""Word, line, paragraph and sentence splitting shared by the heuristic quality filters. Offline, no models.
+
+Words. datatrove (the reference for our Gopher/C4/FineWeb defaults) splits text with spaCy's rule-based
+tokenizer, so punctuation becomes "symbol words" of its own ("dog." -> "dog", "."). `split_words`
+re-implements that tokenizer's base rules without loading spaCy (about 10x faster, no model, stable across
+spaCy releases): split on whitespace, peel prefix punctuation (brackets, quotes, "#", "$" ...) and suffix
+punctuation (",", ")", "'s", "." after a lowercase letter or digit ...) off each chunk, then split the rest at
+infixes (a hyphen or "/" between letters, "..." inside a chunk, ...). Left out: tokenizer exceptions
+("don't" stays one word where spaCy gives "do", "n't"), URL matching and per-language overrides (French
+elision "l'"). On the English documents of the demo corpus the Gopher, C4 and FineWeb verdicts equal
+datatrove's (spaCy tokenizer) on every document; see bench/results/quality_filters.md.
+
+Languages written without spaces (Chinese, Japanese, Thai, Lao, Khmer, Burmese, Tibetan) cannot be split on
+whitespace: there each character of those scripts (with its combining marks) is one word, and runs of other
+letters or digits (embedded Latin words, numbers) are words as above. That is a character-level
+segmentation, not a dictionary one: good enough for repetition n-grams and ratios, and the filters skip
+the rules that need real word lengths for these languages.
+
+Sentences. datatrove counts C4 sentences with spaCy's sentencizer (older releases: NLTK punkt). We never
+download NLTK data, so `split_sentences` is a regular-expression splitter modelled on that sentencizer: a
+sentence ends at a run of ".", "!", "?" (plus closing quotes/brackets) followed by whitespace or the end of
+the text, right after a CJK full stop / exclamation / question mark, or at a danda / Arabic question mark /
+Urdu full stop. As in the sentencizer, an ellipsis ("...", "\u2026") does not end a sentence, and a piece
+made only of punctuation is not a sentence of its own (it joins the sentence before it). A period after
+a known abbreviation ("Dr.", "e.g.", "z.B.", "M.") or a single-letter initial does not end a sentence.
+
+Punctuation tables are copied from datatrove (`datatrove/utils/text.py`, Apache-2.0) so that the "symbol
+word" and "terminal punctuation" definitions match the reference implementation character for character.
+"""
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+import regex
+
+# Languages whose words are not separated by spaces (ISO 639-1 / fastText lid.176 labels).
+UNSEGMENTED_LANGUAGES = frozenset({"zh", "ja", "th", "lo", "km", "my", "bo", "yue", "wuu"})
+DEFAULT_LANGUAGE = "en"
+
+# datatrove PUNCTUATION: ASCII and CJK punctuation plus every C0/C1 control character except \t and \n.
+PUNCTUATION = (
+    '!/\u2014\u201d:\uff05\uff11\u3008&(\u3001\u2501\\\u3010#%\u300c\u300d\uff0c\u3011\uff1b+^]~\u201c\u300a'
+    "\u201e';\u2019{|\u2236\xb4[=-`*\uff0e\uff08\u2013\uff1f\uff01\uff1a$\uff5e\xab\u3009,><\u300b)?\uff09"
+    '\u3002\u2026@_."}\u25ba\xbb'
+    + "".join(map(chr, (x for a, b in ((0, 9), (11, 13), (13, 32), (127, 160)) for x in range(a, b))))
+)
+# datatrove TERMINAL_PUNCTUATION: sentence-final marks across scripts (FineWeb's line-end rule).
+TERMINAL_PUNCTUATION = frozenset(
+    "!.?\u0589\u061d\u061e\u061f\u06d4\u0700\u0701\u0702\u07f9\u0837\u0839\u083d\u083e\u0964\u0965\u104a"
+    "\u104b\u1362\u1367\u1368\u166e\u1735\u1736\u17d4\u17d5\u17d6\u17d9\u17da\u1803\u1809\u1944\u1945\u1aa8"
+    "\u1aa9\u1aaa\u1aab\u1b5a\u1b5b\u1b5e\u1b5f\u1b7d\u1b7e\u1c3b\u1c3c\u1c7e\u1c7f\u203c\u203d\u2047\u2048"
+    "\u2049\u2e2e\u2e3c\u2e53\u2e54\u3002\ua4ff\ua60e\ua60f\ua6f3\ua6f7\ua876\ua877\ua8ce\ua8cf\ua92f\ua9c8"
+    "\ua9c9\uaa5d\uaa5e\uaa5f\uaaf0\uaaf1\uabeb\ufe52\ufe56\ufe57\uff01\uff0e\uff1f\uff61\U00010a56\U00010a57"
+    "\U00010f55\U00010f56\U00010f57\U00010f58\U00010f59\U00010f86\U00010f87\U00010f88\U00010f89\U00011047"
+    "\U00011048\U000110be\U000110bf\U000110c0\U000110c1\U00011141\U00011142\U00011143\U000111c5\U000111c6"
+    "\U000111cd\U000111de\U000111df\U00011238\U00011239\U0001123b\U0001123c\U000112a9\U0001144b\U0001144c"
+    "\U000115c2\U000115c3\U000115c9\U000115ca\U000115cb\U000115cc\U000115cd\U000115ce\U000115cf\U000115d0"
+    "\U000115d1\U000115d2\U000115d3\U000115d4\U000115d5\U000115d6\U000115d7\U00011641\U00011642\U0001173c"
+    "\U0001173d\U0001173e\U00011944\U00011946\U00011a42\U00011a43\U00011a9b\U00011a9c\U00011c41\U00011c42"
+    "\U00011ef7\U00011ef8\U00011f43\U00011f44\U00016a6e\U00016a6f\U00016af5\U00016b37\U00016b38\U00016b44"
+    "\U00016e98\U0001bc9f\U0001da88"
+)
+PUNCTUATION_SET = frozenset(PUNCTUATION) | TERMINAL_PUNCTUATION
+
+# spaCy's rule-based tokenizer (the one datatrove uses), reduced to its base rules: split on whitespace, peel
+# prefix and suffix punctuation off each chunk, then split the rest at infixes. Character lists are spaCy's
+# `lang/char_classes.py` and `lang/punctuation.py` (MIT); tokenizer exceptions ("don't" -> "do", "n't"),
+# URL matching, units and per-language overrides are left out.
+_SPACY_PUNCT = ",:;!?\xbf\u061f\xa1()[]{}<>_#*&\u3002\uff1f\uff01\uff0c\u3001\uff1b\uff1a\uff5e\xb7\u0964\u060c\u06d4\u061b\u066a\u2026"
+_SPACY_QUOTES = "'\"\u201d\u201c`\u2018\xb4\u2019\u201a,\u201e\xbb\xab\u300c\u300d\u300e\u300f\uff08\uff09\u3014\u3015\u3010\u3011\u300a\u300b\u3008\u3009\u2329\u232a\u27e6\u27e7"
+_SPACY_CURRENCY = "$\xa3\u20ac\xa5\u0e3f\u20bd\ufdfc\u20b4\u20a0\u20a1\u20a2\u20a3\u20a4\u20a5\u20a6\u20a7\u20a8\u20a9\u20aa\u20ab\u20ad\u20ae\u20af\u20b0\u20b1\u20b2\u20b3\u20b5\u20b6\u20b7\u20b8\u20b9\u20ba\u20bb\u20bc\u20be\u20bf"
+_UNITS = "km\u00b2|km|kg|mg|cm|mm|ha|ft|lb|oz|mph|kmh|MB|KB|GB|TB|kb|gb|m\u00b2|m|g|t|%"
+_P = regex.escape(_SPACY_PUNCT)
+_Q = regex.escape(_SPACY_QUOTES)
+_C = regex.escape(_SPACY_CURRENCY)
+_PREFIX_RE = regex.compile(rf"^(?:\.\.+|[{_P}{_Q}{_C}\u00a7%=\u2014\u2013]|\+(?![0-9]))")
+_SUFFIX_RE = regex.compile(
+    rf"(?:\.\.+|'s|'S|\u2019s|\u2019S|[{_P}{_Q}\u2014\u2013]|(?<=[0-9])\+|(?<=[0-9])[{_C}]|(?<=[0-9])(?:{_UNITS})"
+    rf"|(?<=[0-9\p{{Ll}}%\u00b2\-+{_P}{_Q}])\.|(?<=\p{{Lu}}\p{{Lu}})\.)$"
+)
+_INFIX_RE = regex.compile(
+    rf"\.\.+|\u2026|(?<=[0-9])[+\-*^](?=[0-9-])|(?<=[\p{{Ll}}{_Q}])\.(?=[\p{{Lu}}{_Q}])|(?<=\p{{L}}),(?=\p{{L}})"
+    rf"|(?<=\p{{L}})(?:---|--|\u2014\u2014|[-\u2013\u2014~])(?=\p{{L}})|(?<=[\p{{L}}0-9])[:<>=/](?=\p{{L}})"
+)
+_CHUNK_RE = regex.compile(r"\S+")
+
+
+def _split_chunk(chunk: str, out: list[str]) -> None:
+    prefixes: list[str] = []
+    suffixes: list[str] = []
+    last = -1
+    while chunk and len(chunk) != last:
+        last = len(chunk)
+        pre = _PREFIX_RE.search(chunk)
+        pre_len = pre.end() if pre else 0
+        suf = _SUFFIX_RE.search(chunk[pre_len:])
+        suf_len = (len(chunk) - pre_len - suf.start()) if suf else 0
+        if pre_len and suf_len and pre_len + suf_len <= len(chunk):
+            prefixes.append(chunk[:pre_len])
+            suffixes.append(chunk[len(chunk) - suf_len:])
+            chunk = chunk[pre_len:len(chunk) - suf_len]
+        elif pre_len:
+            prefixes.append(chunk[:pre_len])
+            chunk = chunk[pre_len:]
+        elif suf_len:
+            suffixes.append(chunk[len(chunk) - suf_len:])
+            chunk = chunk[:len(chunk) - suf_len]
+    out.extend(prefixes)
+    if chunk:
+        start = 0
+        for m in _INFIX_RE.finditer(chunk):
+            if m.start() == 0 and m.end() == len(chunk):
+                break
+            if m.start() > start:
+                out.append(chunk[start:m.start()])
+            out.append(m.group())
+            start = m.end()
+        if start < len(chunk):
+            out.append(chunk[start:])
+    out.extend(reversed(suffixes))
+
+
+_PLAIN_WORD = regex.compile(r"[\p{L}\p{M}\p{N}]+")
+
+
+@lru_cache(maxsize=1 << 16)
+def _chunk_tokens(chunk: str) -> tuple[str, ...]:
+    out: list[str] = []
+    _split_chunk(chunk, out)
+    return tuple(out)
+
+
+def _spacy_like_words(text: str) -> list[str]:
+    out: list[str] = []
+    for chunk in _CHUNK_RE.findall(text):
+        if _PLAIN_WORD.fullmatch(chunk):  # most chunks: nothing to split
+            out.append(chunk)
+        else:
+            out.extend(_chunk_tokens(chunk))
+    return out
+
+
+# Languages without spaces: every character of these scripts (with its combining marks) is a word; runs of
+# other letters/digits are words, joined across an inner apostrophe/period or a comma between digits.
+_NO_SPACE_SCRIPT = (
+    r"[\p{Han}\p{Hiragana}\p{Katakana}\p{Thai}\p{Lao}\p{Khmer}\p{Myanmar}\p{Tibetan}\u30fc\u3005]\p{M}*"
+)
+_W_OTHER = r"(?:(?![\p{Han}\p{Hiragana}\p{Katakana}\p{Thai}\p{Lao}\p{Khmer}\p{Myanmar}\p{Tibetan}\u30fc\u3005])" \
+           r"[\p{L}\p{M}\p{N}_])"
+_WORD_OTHER = rf"{_W_OTHER}+(?:(?:['\u2019.]|(?<=\p{{N}}),(?=\p{{N}})){_W_OTHER}+)*"
+_UNSEGMENTED_RE = regex.compile(
+    rf"\.{{2,}}|\u2026|{_NO_SPACE_SCRIPT}|{_WORD_OTHER}|[^\s\p{{L}}\p{{M}}\p{{N}}_]"
+)
+
+
+def is_unsegmented(language: str | None, unsegmented: frozenset[str] | set[str] = UNSEGMENTED_LANGUAGES) -> bool:
+    return (language or DEFAULT_LANGUAGE) in unsegmented
+
+
+def split_words(text: str, language: str | None = None,
+                unsegmented: frozenset[str] | set[str] = UNSEGMENTED_LANGUAGES) -> list[str]:
+    """Words and symbol words of `text` (see the module docstring). `language` None means English."""
+    if is_unsegmented(language, unsegmented):
+        return _UNSEGMENTED_RE.findall(text)
+    return _spacy_like_words(text)
+
+
+def is_symbol_word(word: str) -> bool:
+    """True when every character is punctuation (datatrove's PUNCTUATION_SET)."""
+    return all(ch in PUNCTUATION_SET for ch in word)
+
+
+def split_line_words(line: str, language: str | None = None,
+                     unsegmented: frozenset[str] | set[str] = UNSEGMENTED_LANGUAGES) -> list[str]:
+    """Words of one line as C4 counts them: whitespace-separated tokens (TFDS `line.split()`); for languages
+    without spaces, the non-symbol words of the character segmentation instead."""
+    if is_unsegmented(language, unsegmented):
+        return [w for w in split_words(line, language, unsegmented) if not is_symbol_word(w)]
+    return line.split()
+
+
+_PARAGRAPH_BREAK = re.compile(r"\n{2,}")
+_LINE_BREAKS = re.compile(r"\n+")
+
+
+def split_paragraphs(text: str) -> list[str]:
+    """Paragraphs: text separated by blank lines (Gopher repetition: `\\n{2,}` on the stripped text)."""
+    return _PARAGRAPH_BREAK.split(text.strip())
+
+
+def split_lines(text: str) -> list[str]:
+    """Lines separated by one or more newlines (Gopher repetition's line definition)."""
+    return _LINE_BREAKS.split(text)
+
+
+# ------------------------------------------------------------------------------------------ sentences
+_CLOSERS = "\"'\u201d\u2019\u00bb)]\u300d\u300f\uff09"
+_CLOSER_CLASS = "[" + regex.escape(_CLOSERS) + "]*"
+_SENTENCE_END = regex.compile(
+    rf"(?:(?<!\.)(?!\.{{2,}}(?![!?]))[.!?\u203c\u2047\u2048\u2049]+{_CLOSER_CLASS}(?=\s|$))"
+    rf"|(?:[\u3002\uff01\uff1f\uff61]+{_CLOSER_CLASS})"
+    rf"|(?:[\u0964\u0965\u061f\u06d4]+{_CLOSER_CLASS}(?=\s|$))"
+)
+_LAST_TOKEN = regex.compile(r"(\S+)$")
+
+# Abbreviations whose period does not end a sentence (lowercased, with their final period).
+ABBREVIATIONS = {
+    "en": {"mr.", "mrs.", "ms.", "dr.", "prof.", "sr.", "jr.", "st.", "vs.", "e.g.", "i.e.", "etc.", "no.",
+           "fig.", "approx.", "inc.", "ltd.", "co.", "u.s.", "jan.", "feb.", "aug.", "sept.", "oct.", "nov.",
+           "dec."},
+    "de": {"z.b.", "bzw.", "usw.", "d.h.", "ca.", "nr.", "dr.", "prof.", "hr.", "fr.", "vgl.", "s.", "u.a.",
+           "evtl.", "ggf.", "inkl.", "bzgl.", "str."},
+    "fr": {"m.", "mm.", "mme.", "mlle.", "dr.", "p.", "ex.", "etc.", "cf.", "av.", "env."},
+    "es": {"sr.", "sra.", "srta.", "dr.", "dra.", "ud.", "uds.", "p.", "pág.", "etc.", "ej.", "núm."},
+    "it": {"sig.", "sig.ra", "dott.", "prof.", "ecc.", "es.", "pag.", "n."},
+    "pt": {"sr.", "sra.", "dr.", "dra.", "prof.", "etc.", "ex.", "pág.", "n."},
+    "nl": {"dhr.", "mevr.", "dr.", "prof.", "bijv.", "enz.", "o.a.", "nr.", "blz.", "ca."},
+}
+
+
+def _is_abbreviation(piece: str, language: str | None) -> bool:
+    m = _LAST_TOKEN.search(piece)
+    if not m:
+        return False
+    token = m.group(1).lower().lstrip("(\"'\u201c\u201e\u00ab[")
+    if len(token) == 2 and token[1] == "." and token[0].isalpha():
+        return True  # a single-letter initial: "J. R. R. Tolkien"
+    return token in ABBREVIATIONS.get(language or DEFAULT_LANGUAGE, ABBREVIATIONS["en"])
+
+
+def split_sentences(text: str, language: str | None = None) -> list[str]:
+    """Sentences of `text` (stripped, non-empty). Text without a sentence end is one sentence."""
+    sentences: list[str] = []
+    start = 0
+    pending = ""
+    for m in _SENTENCE_END.finditer(text):
+        piece = pending + text[start:m.end()]
+        start = m.end()
+        if m.group(0).startswith(".") and m.group(0).rstrip(_CLOSERS) == "." and _is_abbreviation(piece, language):
+            pending = piece
+            continue
+        pending = ""
+        _append_sentence(sentences, piece)
+    _append_sentence(sentences, pending + text[start:])
+    return sentences
+
+
+# spaCy's sentencizer starts a new sentence only at a token that is not punctuation (letters, digits and
+# symbols such as "$" or "+" qualify).
+_NON_PUNCT = regex.compile(r"[^\p{P}\s]")
+
+
+def _append_sentence(sentences: list[str], piece: str) -> None:
+    piece = piece.strip()
+    if not piece:
+        return
+    if sentences and not _NON_PUNCT.search(piece):
+        sentences[-1] = sentences[-1] + " " + piece
+    else:
+        sentences.append(piece)
