@@ -7,7 +7,7 @@ Prints documents/s and MB/s for:
   * beam-1:      the curate pipeline on FnApiRunner, in_memory, 1 worker,
   * beam-2mp:    the same with direct_num_workers=2, multi_processing,
   * heuristics:  our Gopher/C4/FineWeb filters alone vs datatrove's filters on the same documents
-                 (only when datatrove is installed: `pip install datatrove`).
+                 (only when datatrove is importable: `pip install datatrove`, or --datatrove-path).
 Ratios are against numbers measured in this same run.
 """
 from __future__ import annotations
@@ -84,13 +84,13 @@ def bench_heuristics(cfg, files, limit: int) -> dict:
     """Our four heuristic filters vs datatrove's on the same (language-tagged) documents."""
     from corpusforge.io.readers import read_file
     from corpusforge.records import Document
-    from corpusforge.transforms.langid import LanguageIdentifier
-    from corpusforge.transforms.normalize import TextNormalizer
+    from corpusforge.transforms.langid import LanguageIdFilter
+    from corpusforge.transforms.normalize import DocumentNormalizer
     from corpusforge.transforms.quality.c4 import C4QualityFilter
     from corpusforge.transforms.quality.fineweb import FineWebQualityFilter
     from corpusforge.transforms.quality.gopher import GopherQualityFilter, GopherRepetitionFilter
 
-    norm, lid = TextNormalizer(cfg.normalize), LanguageIdentifier(cfg.langid)
+    norm, lid = DocumentNormalizer(cfg.normalize), LanguageIdFilter(cfg.langid)
     lid.setup()
     docs = []
     for path in files:
@@ -149,7 +149,11 @@ def main() -> None:
     ap.add_argument("--docs", type=int, default=20000)
     ap.add_argument("--corpus", default=None, help="directory with JSONL inputs (default: generated)")
     ap.add_argument("--heuristic-docs", type=int, default=5000)
+    ap.add_argument("--datatrove-path", default=None,
+                    help="extra sys.path entries (':'-separated) where datatrove is unpacked, if not pip-installed")
     args = ap.parse_args()
+    if args.datatrove_path:
+        sys.path[:0] = args.datatrove_path.split(":")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     corpus = Path(args.corpus) if args.corpus else Path(tempfile.gettempdir()) / f"corpusforge-bench-{args.docs}"
     files = make_corpus(args.docs, corpus)

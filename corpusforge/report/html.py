@@ -120,10 +120,11 @@ def render_report(stats: dict, title: str = "corpusforge run report", extra_sect
 
 
 def _tokenizer_section(run_dir: str) -> list[str]:
-    path = os.path.join(run_dir, "tokenizer_eval.html")
+    """The fragment `corpusforge eval-tokenizer --run` leaves in the run directory (counts only)."""
+    path = os.path.join(run_dir, "tokenizer_eval.json")
     if os.path.exists(path):
         with open(path, encoding="utf-8") as f:
-            return ["<h2>Tokenizer</h2>", f.read()]
+            return ["<h2>Tokenizer</h2>", json.load(f).get("html", "")]
     return []
 
 

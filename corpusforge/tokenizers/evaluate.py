@@ -161,6 +161,10 @@ def evaluate_tokenizer(tokenizer_dir: str, run_dir: str | None = None, baseline_
     if write_run_report if write_run_report is not None else run_dir is not None:
         _write(os.path.join(source_run, "tokenizer_eval.json"),
                json.dumps({**result, "html": fragment}, indent=2, sort_keys=True) + "\n")
+        if os.path.exists(os.path.join(source_run, "stats.json")):
+            from corpusforge.report.html import write_report
+
+            write_report(source_run)  # the run's report.html gains the tokenizer section
     return result
 
 
