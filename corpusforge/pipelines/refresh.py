@@ -1,0 +1,140 @@
+"""`corpusforge refresh`: process only new input, dedup it against the state of earlier runs.
+
+State directory layout (local path or gs://):
+
+    <state_dir>/LATEST                         {"version": N, "version_dir": "versions/v0000N"}  (commit point)
+    <state_dir>/versions/v0000N/state.json     files of this state version, inputs processed so far, params
+    <state_dir>/versions/v0000N/delta/*.parquet state rows of the documents kept by refresh N
+
+A state version is the union of its own delta and every earlier delta (state.json lists them), so a refresh
+writes only its new rows and never touches an earlier version. LATEST is written last: a refresh that fails
+before it leaves the previous version as the current one, and its half-written version directory is
+replaced by the next attempt. Outputs go to `<output.dir>/v0000N/` (a normal curate run directory whose
+manifest says which state it was deduplicated against).
+
+An input file counts as processed when the same path with the same content hash was processed by an earlier
+version; a file whose content changed is processed again. With no new file a refresh does nothing.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+
+from corpusforge.config import ConfigError, RefreshConfig, load_config
+
+log = logging.getLogger("corpusforge.refresh")
+
+LATEST = "LATEST"
+
+
+def _read_json(path: str):
+    from apache_beam.io.filesystems import FileSystems
+
+    with FileSystems.open(path, compression_type="uncompressed") as f:
+        return json.loads(f.read().decode("utf-8"))
+
+
+def latest_version(state_dir: str) -> dict | None:
+    """The current state version's manifest (with its `version_dir`), or None before the first refresh."""
+    from apache_beam.io.filesystems import FileSystems
+
+    root = state_dir.rstrip("/")
+    if not FileSystems.exists(f"{root}/{LATEST}"):
+        return None
+    pointer = _read_json(f"{root}/{LATEST}")
+    manifest = _read_json(f"{root}/{pointer['version_dir']}/state.json")
+    manifest["version_dir"] = pointer["version_dir"]
+    return manifest
+
+
+def _copy_delta(src_dir: str, dst_dir: str) -> list[str]:
+    from apache_beam.io.filesystems import FileSystems
+
+    from corpusforge.pipelines.curate import _mkdirs
+
+    srcs = sorted(m.path for m in FileSystems.match([f"{src_dir}/*.parquet"])[0].metadata_list)
+    _mkdirs(dst_dir)
+    names = [s.rsplit("/", 1)[-1] for s in srcs]
+    if srcs:
+        FileSystems.copy(srcs, [f"{dst_dir}/{n}" for n in names])
+    return names
+
+
+def run_refresh(cfg: RefreshConfig) -> dict:
+    """Run one refresh. Returns {"refreshed": bool, "version": N, "run_dir": ..., "stats": ..., "new_inputs": [...]}."""
+    from corpusforge.io.readers import resolve_inputs
+    from corpusforge.io.writers import write_json_atomic
+    from corpusforge.pipelines.curate import _remove, run_curate
+    from corpusforge.pipelines.dedup import minhash_params
+
+    if not cfg.dedup.enabled:
+        raise ConfigError("refresh needs dedup.enabled: true (it deduplicates new input against earlier runs)")
+    root = cfg.state_dir.rstrip("/")
+    params = {"minhash": minhash_params(cfg.dedup) if cfg.dedup.minhash else None, "exact": cfg.dedup.exact,
+              "url": cfg.dedup.url, "line_dedup": cfg.dedup.line_dedup}
+    prev = latest_version(root)
+    if prev is not None and prev["dedup_params"]["minhash"] != params["minhash"] and params["minhash"]:
+        raise ConfigError(
+            f"state {root} holds MinHash band keys made with {prev['dedup_params']['minhash']!r}; this config "
+            f"gives {params['minhash']!r}. Use the same dedup settings (ngram, shingle, num_perm, seed, scheme, "
+            "threshold/bands/rows) or start a new state_dir.")
+    files = resolve_inputs(cfg.input)
+    done = {(i["path"], i["checksum"]) for i in (prev or {}).get("inputs", [])}
+    new = [f for f in files if (f.path, f.checksum) not in done]
+    version = (prev["version"] if prev else 0) + 1
+    if not new:
+        log.info("refresh: all %d input file(s) were processed before; nothing to do", len(files))
+        return {"refreshed": False, "version": version - 1, "run_dir": None, "stats": None, "new_inputs": []}
+
+    vname = f"v{version:05d}"
+    run_dir = f"{cfg.output.dir.rstrip('/')}/{vname}"
+    state_in = f"{root}/{prev['version_dir']}" if prev else None
+    log.info("refresh %s: %d new input file(s) of %d; dedup against %s", vname, len(new), len(files),
+             state_in or "no earlier state")
+    # The version's run directory belongs to this refresh until LATEST names it: a leftover from a failed
+    # attempt is resumed (same inputs) or replaced (changed inputs).
+    run_cfg = cfg.model_copy(update={"output": cfg.output.model_copy(update={"overwrite": True})})
+    stats = run_curate(run_cfg, files=new, dedup_state_dir=state_in, run_dir=run_dir, extra_manifest={
+        "command": "refresh",
+        "refresh_version": version,
+        "state_in": state_in,
+        "skipped_inputs": [f.path for f in files if (f.path, f.checksum) in done],
+    })
+
+    vdir_rel = f"versions/{vname}"
+    vdir = f"{root}/{vdir_rel}"
+    _remove(vdir)
+    names = _copy_delta(f"{run_dir}/state", f"{vdir}/delta")
+    manifest = {
+        "version": version,
+        "parent": prev["version_dir"] if prev else None,
+        "files": (prev["files"] if prev else []) + [f"{vdir_rel}/delta/{n}" for n in names],
+        "inputs": (prev["inputs"] if prev else []) + [{"path": f.path, "size": f.size, "checksum": f.checksum}
+                                                       for f in new],
+        "runs": (prev["runs"] if prev else []) + [run_dir],
+        "dedup_params": params,
+    }
+    write_json_atomic(manifest, f"{vdir}/state.json")
+    write_json_atomic({"version": version, "version_dir": vdir_rel}, f"{root}/{LATEST}")
+    return {"refreshed": True, "version": version, "run_dir": run_dir, "stats": stats,
+            "new_inputs": [f.path for f in new]}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", required=True, help="YAML refresh config (e.g. configs/refresh.yaml)")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a config key, e.g. --set state_dir=gs://bucket/state")
+
+
+def run(args) -> int:
+    cfg = load_config(args.config, args.overrides, model=RefreshConfig)
+    res = run_refresh(cfg)
+    if not res["refreshed"]:
+        print(f"refresh: no new input (state version {res['version']} is current); nothing to do")
+        return 0
+    c = res["stats"]["conservation"]
+    print(f"refresh v{res['version']:05d}: {len(res['new_inputs'])} new file(s), {c['input']} records in -> "
+          f"{c['kept']} kept, {c['dropped']} dropped, {c['quarantined']} quarantined")
+    print(f"results: {res['run_dir']}/   state: {cfg.state_dir.rstrip('/')}/versions/v{res['version']:05d}/")
+    return 0

@@ -1,0 +1,79 @@
+"""LSH buckets and connected components, as pure functions the Beam pipeline applies per key.
+
+Nodes are strings that sort in representative order: `node_key(id, earlier)` puts documents of an earlier
+run (refresh state) before every new document, then orders by id, so the smallest node of a component is
+its representative: the earliest run's smallest id.
+
+Connected components use large-star / small-star rounds (Kiveris et al. 2014, "Connected Components in
+MapReduce and Beyond"), the algorithm text-dedup runs on Spark: O(log^2 n) rounds, each one a group-by-node,
+and no step needs more than one node's neighbourhood in memory. When the edge set is a forest of stars rooted
+at each component's smallest node, nothing changes any more; `star_violation` detects that per node.
+"""
+from __future__ import annotations
+
+from typing import Iterable, Iterator
+
+EARLIER, NEW = "0", "1"
+
+
+def node_key(doc_id: str, earlier: bool = False) -> str:
+    return (EARLIER if earlier else NEW) + doc_id
+
+
+def node_id(node: str) -> str:
+    return node[1:]
+
+
+def is_earlier(node: str) -> bool:
+    return node[:1] == EARLIER
+
+
+def bucket_star_edges(nodes: Iterable[str]) -> Iterator[tuple[str, str]]:
+    """Edges (member, smallest) of one LSH bucket: linear in the bucket size, so a giant bucket of shared
+    boilerplate costs as many edges as members, never members squared. A bucket without a new document
+    (only earlier documents, already deduplicated against each other) gives nothing."""
+    members = sorted(set(nodes))
+    if len(members) < 2 or is_earlier(members[-1]):
+        return
+    root = members[0]
+    for m in members[1:]:
+        yield m, root
+
+
+def large_star(node: str, neighbours: Iterable[str]) -> list[tuple[str, str]]:
+    """Connect every larger neighbour of `node` to the smallest node of its closed neighbourhood."""
+    nb = set(neighbours)
+    m = min(nb | {node})
+    return [(v, m) for v in sorted(nb) if v > node]
+
+
+def small_star(node: str, smaller_neighbours: Iterable[str]) -> list[tuple[str, str]]:
+    """Connect `node` and its smaller neighbours to the smallest of them."""
+    nb = set(smaller_neighbours)
+    m = min(nb | {node})
+    return [(v, m) for v in sorted(nb | {node}) if v != m]
+
+
+def star_violation(smaller: set[str], larger: set[str]) -> bool:
+    """True if this node breaks 'stars rooted at the smallest node': it has two parents, or it has a parent
+    and children."""
+    return len(smaller) > 1 or (len(smaller) >= 1 and len(larger) >= 1)
+
+
+def components_union_find(edges: Iterable[tuple[str, str]]) -> dict[str, str]:
+    """Reference (single-machine) components: node -> smallest node of its component. For tests and the
+    bench's baseline only; the pipeline never gathers edges."""
+    parent: dict[str, str] = {}
+
+    def find(x: str) -> str:
+        parent.setdefault(x, x)
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for a, b in edges:
+        ra, rb = find(a), find(b)
+        if ra != rb:
+            parent[max(ra, rb)] = min(ra, rb)
+    return {x: find(x) for x in list(parent)}
