@@ -28,6 +28,10 @@ class InputConfig(StrictModel):
     text_field: str = "text"
     id_field: str = "id"
     url_field: str | None = "url"
+    meta_fields: list[str] = Field(
+        default_factory=list,
+        description="Extra input fields copied into the document's annotations (e.g. a crawl date for dedup.url_keep=newest).",
+    )
     max_text_bytes: int = Field(1_000_000, gt=0, description="Longer texts are quarantined.")
     # Hard cap on one raw line read from JSONL; longer lines are quarantined without being parsed.
     max_line_bytes: int = Field(64_000_000, gt=0)

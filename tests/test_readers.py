@@ -106,3 +106,10 @@ def test_resolve_inputs_sorted_with_checksums(tmp_path):
     files = resolve_inputs(InputConfig(paths=[str(tmp_path / "*.jsonl")]))
     assert [f.path.rsplit("/", 1)[1] for f in files] == ["a.jsonl", "b.jsonl"]
     assert files[0].checksum == files[1].checksum and files[0].checksum.startswith("sha256:")
+
+
+def test_meta_fields_are_copied_into_annotations(tmp_path):
+    p = tmp_path / "a.jsonl"
+    _write_lines(p, [json.dumps({"id": "1", "text": "t", "date": "2024-05-01", "lang": "en"}).encode()])
+    (d,) = list(read_file(str(p), _cfg(tmp_path, meta_fields=["date", "missing"])))
+    assert d.meta == {"date": "2024-05-01"}

@@ -105,7 +105,8 @@ def record_to_document(obj, cfg: InputConfig, source: str, line: int, raw: bytes
     url = obj.get(cfg.url_field) if cfg.url_field else None
     if url is not None and not isinstance(url, str):
         url = str(url)
-    return Document(id=doc_id, text=text, url=url, source=source, line=line)
+    meta = {f: obj[f] for f in cfg.meta_fields if obj.get(f) is not None}
+    return Document(id=doc_id, text=text, url=url, source=source, line=line, meta=meta)
 
 
 def _read_lines(f, max_line_bytes: int) -> Iterator[tuple[int, bytes, bool]]:
@@ -163,7 +164,7 @@ def read_parquet(fileobj, cfg: InputConfig, source: str) -> Iterator[Document | 
     if cfg.text_field not in names:
         yield Quarantined(source, 0, f"Parquet file has no column {cfg.text_field!r} (columns: {sorted(names)})", b"")
         return
-    columns = [c for c in (cfg.text_field, cfg.id_field, cfg.url_field) if c and c in names]
+    columns = [c for c in (cfg.text_field, cfg.id_field, cfg.url_field, *cfg.meta_fields) if c and c in names]
     row = 0
     for batch in pf.iter_batches(batch_size=1024, columns=columns):
         for obj in batch.to_pylist():

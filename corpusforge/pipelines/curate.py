@@ -305,10 +305,17 @@ def build_phase_b(p: beam.Pipeline, cfg: CurateConfig, a_dir: str, out: str, ded
                     | "BOutcomeKeys" >> beam.FlatMap(_count_keys))
     _write_count_keys([outcome_keys], "B", f"{out}/counts.json", extra_counts)
     if state is not None:
-        from corpusforge.pipelines import dedup as dedup_mod
+        from corpusforge.pipelines.dedup import WriteState
 
-        if hasattr(dedup_mod, "WriteState"):
-            state | "WriteDedupState" >> dedup_mod.WriteState(f"{out}/state")
+        # The state lists only what is finally kept: a document a later stage (PII policy) drops is not in it.
+        final_ids = docs | "FinalKeptIds" >> beam.Map(lambda d: (d.id, None))
+        state_rows = state | "StateById" >> beam.Map(lambda r: (r["id"], r))
+        (
+            {"kept": final_ids, "state": state_rows}
+            | "JoinStateWithKept" >> beam.CoGroupByKey()
+            | "StateOfKept" >> beam.FlatMap(lambda kv: kv[1]["state"] if kv[1]["kept"] else [])
+            | "WriteDedupState" >> WriteState(f"{out}/state", num_shards=cfg.output.num_shards)
+        )
 
 
 class WriteQuarantineLines(beam.DoFn):
