@@ -528,6 +528,7 @@ class ProtectOutputConfig(StrictModel):
     overwrite: bool = False
     jpeg_eval_qualities: list[int] = Field(default_factory=lambda: [75], description="Re-encode and re-score.")
     eval_pairs: int = Field(1024, ge=2, description="Pairs scored by the final surrogate in the report (RAM bound).")
+    keep_work: bool = Field(False, description="Keep _work/ (image cache, int8 noise, checkpoints) after success.")
 
 
 class ProtectEOTConfig(StrictModel):

@@ -241,6 +241,8 @@ def protect(cfg: ProtectConfig, stop_after_round: int | None = None) -> dict:
 
     summary = write_outputs(cfg, out, valid, quarantine, records, protector, state, key, t_start, rows_read)
     (out / SUCCESS).write_text("")
+    if not cfg.output.keep_work:
+        shutil.rmtree(work_dir, ignore_errors=True)  # checkpoints are only needed until the run is complete
     return summary
 
 
