@@ -30,20 +30,9 @@ PROSE_MIN_WORDS = 8
 
 def demo_records(demo: Path) -> list[dict]:
     """Every readable record of the demo with real text from a Debian package (no junk, no PII)."""
-    import pyarrow.parquet as pq
+    from corpusforge.io.synthetic import demo_real_records
 
-    raws = (demo / "part-000.jsonl").read_bytes().split(b"\n")
-    raws += gzip.decompress((demo / "part-001.jsonl.gz").read_bytes()).split(b"\n")
-    recs = []
-    for raw in raws:
-        try:
-            rec = json.loads(raw)
-        except (UnicodeDecodeError, json.JSONDecodeError):
-            continue
-        if isinstance(rec, dict) and isinstance(rec.get("text"), str) and rec.get("source_pkg"):
-            recs.append(rec)
-    recs += [r for r in pq.read_table(demo / "part-002.parquet").to_pylist() if r["text"] and r["source_pkg"]]
-    return recs
+    return demo_real_records(demo)
 
 
 def paragraph_pools(recs: list[dict]) -> tuple[dict[str, list[str]], dict[str, list[str]]]:

@@ -17,7 +17,6 @@ Jaccard falls well below 0.8 (reported by the bench, not asserted).
 """
 from __future__ import annotations
 
-import gzip
 import json
 import random
 import re
@@ -51,19 +50,9 @@ NEGATIVE_FOOTER = (
 def real_documents(demo: Path = DEMO, min_words: int = 0) -> list[dict]:
     """Real prose records of the demo corpus (no planted copies, junk, PII letters) with at least `min_words`
     words, sorted by id."""
-    import pyarrow.parquet as pq
+    from corpusforge.io.synthetic import demo_real_records
 
-    raws = (demo / "part-000.jsonl").read_bytes().split(b"\n")
-    raws += gzip.decompress((demo / "part-001.jsonl.gz").read_bytes()).split(b"\n")
-    recs = []
-    for raw in raws:
-        try:
-            rec = json.loads(raw)
-        except (UnicodeDecodeError, json.JSONDecodeError):
-            continue
-        if isinstance(rec, dict) and isinstance(rec.get("text"), str) and rec.get("source_pkg"):
-            recs.append(rec)
-    recs += [r for r in pq.read_table(demo / "part-002.parquet").to_pylist() if r.get("text") and r.get("source_pkg")]
+    recs = demo_real_records(demo)
     out = {}
     for r in recs:
         if len(r["text"].split()) < min_words or not r.get("id") or re.search(r"-(copy|edit)\d+$", str(r["id"])):

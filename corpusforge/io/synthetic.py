@@ -436,3 +436,29 @@ def oversized_text(paragraph: str, min_bytes: int) -> str:
     unit = paragraph.strip() + "\n"
     reps = min_bytes // len(unit.encode("utf-8")) + 1
     return unit * reps
+
+
+def demo_real_records(demo) -> list[dict]:
+    """Every readable record of the demo corpus with real text from a Debian package (no junk, no PII).
+
+    Used by the bench-corpus builder and the dedup test helper. Malformed lines are skipped here on purpose:
+    the callers want real prose, not the pipeline's accounting."""
+    import gzip as _gzip
+    import json as _json
+    from pathlib import Path as _Path
+
+    import pyarrow.parquet as pq
+
+    demo = _Path(demo)
+    raws = (demo / "part-000.jsonl").read_bytes().split(b"\n")
+    raws += _gzip.decompress((demo / "part-001.jsonl.gz").read_bytes()).split(b"\n")
+    recs = []
+    for raw in raws:
+        try:
+            rec = _json.loads(raw)
+        except (UnicodeDecodeError, _json.JSONDecodeError):
+            continue
+        if isinstance(rec, dict) and isinstance(rec.get("text"), str) and rec.get("source_pkg"):
+            recs.append(rec)
+    recs += [r for r in pq.read_table(demo / "part-002.parquet").to_pylist() if r.get("text") and r.get("source_pkg")]
+    return recs

@@ -137,14 +137,6 @@ def safe_name(record_id: str) -> str:
     return name
 
 
-def _sha256(path: str) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def run_key(cfg: ProtectConfig, records: list[PairRecord]) -> str:
     """What the result depends on: the method config and each record (id, captions, image size on disk)."""
     conf = cfg.model_dump(mode="json")
@@ -174,7 +166,7 @@ def protect(cfg: ProtectConfig, stop_after_round: int | None = None) -> dict:
 
     from corpusforge.unlearnable.baselines import noise_rows
     from corpusforge.unlearnable.mem import MinMinProtector, WorkingSet
-    from corpusforge.unlearnable.storage import ImageCache, Int8DeltaStore, load_torch, write_json
+    from corpusforge.unlearnable.storage import ImageCache, Int8DeltaStore, write_json
     from corpusforge.unlearnable.surrogate import load_surrogate
 
     t_start = time.perf_counter()
@@ -266,7 +258,6 @@ def apply_delta(orig: np.ndarray, delta_work) -> np.ndarray:
     """Upsample a working-resolution delta (1,3,S,S, [0,1] units) to the image's size (bilinear: a convex
     combination, so |delta| <= eps still holds) and add it in 8-bit. round(o + v) - o = round(v) for integer o,
     so the saved pixels differ from the original by at most round(eps * 255)."""
-    import torch
     import torch.nn.functional as F
 
     h, w = orig.shape[:2]
@@ -394,7 +385,7 @@ def write_outputs(cfg: ProtectConfig, out: Path, valid: list[PairRecord], quaran
     _write_text(out / "report.html", render_report_html(report, stats))
     manifest = {
         "corpusforge_version": __version__, "command": "protect", "run_key": key,
-        "inputs": [{"path": p, "size": os.path.getsize(p), "sha256": _sha256(p)} for p in _input_files(cfg)],
+        "inputs": [{"path": p, "size": os.path.getsize(p), "sha256": _data().sha256_file(p)} for p in _input_files(cfg)],
         "config": cfg.model_dump(mode="json"), "packages": _package_versions(),
         "outputs": {"images": "images/", "captions": [f"captions.{f}" for f in cfg.output.caption_formats],
                     "quarantine": "quarantine/quarantine.jsonl", "stats": "stats.json", "report": "report.html",
@@ -513,3 +504,9 @@ SSIM mean {sm['ssim_mean']:.4f}, max |diff| {sm['max_abs_diff_255']}/255, distin
 <table><tr><th>id</th><th>size</th><th>PSNR</th><th>SSIM</th><th>max |diff|</th><th>trigger</th></tr>{img_rows}</table>
 </body></html>
 """
+
+
+def _data():
+    from corpusforge.unlearnable import data
+
+    return data
