@@ -1,4 +1,4 @@
-"""`corpusforge` command line.
+"""corpusforge: curate text corpora for LLM pretraining (Beam) and protect photo-caption data (MEM).
 
 Each subcommand lives in the module that owns it; that module exposes
 `add_arguments(parser)` and `run(args) -> int`. Modules are imported only when their subcommand runs,
