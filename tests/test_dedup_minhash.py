@@ -8,8 +8,12 @@ import pytest
 from datasketch import MinHash, MinHashLSH
 from datasketch.lsh import _optimal_param
 
-from corpusforge.transforms.dedup.lsh import bucket_star_edges, components_union_find, large_star, node_key, small_star
-from corpusforge.transforms.dedup.minhash import band_keys, minhash_signature, minhash_signatures, optimal_bands_rows
+from corpusforge.transforms.dedup.lsh import (bucket_pairs, bucket_star_edges, components_union_find, large_star,
+                                              node_key, small_star)
+from corpusforge.transforms.dedup.minhash import (band_keys, candidate_probability, false_candidate_mass,
+                                                  minhash_signature, minhash_signatures, optimal_bands_rows,
+                                                  recall_bands_rows, s_curve, s_curve_midpoint, shingle_hashes,
+                                                  signatures_from_hashes)
 from corpusforge.transforms.dedup.normalize import normalize_for_dedup, normalize_words
 from corpusforge.transforms.dedup.shingles import jaccard, shingles
 from dedup_planted import real_documents
@@ -79,14 +83,68 @@ def test_normalization_as_ccnet_dedup():
     assert normalize_for_dedup("a b") != normalize_for_dedup("a c")
 
 
-def test_shingles_ignore_paragraph_order_and_surface_changes():
+def test_shingles_are_lowercased_unicode_word_5grams():
+    # The Jaccard the threshold refers to: lowercase, words = \w+ (Unicode), 5-gram set over the whole text.
+    import re
+
+    text = "Ça coûte 12,50 €.\nThe FIRST paragraph talks about boats; in the harbour!"
+    ws = re.findall(r"\w+", text.lower())
+    assert shingles(text) == {" ".join(ws[i:i + 5]) for i in range(len(ws) - 4)}
+    assert "50 the first paragraph talks" in shingles(text)  # shingles span line breaks
     a = "The first paragraph talks about boats in the harbour.\nThe second one is about bread and cheese."
-    b = "THE SECOND ONE is about bread, and cheese!\nThe first paragraph talks about boats in the harbour"
-    assert shingles(a) == shingles(b)
+    b = "THE FIRST paragraph talks about boats, in the harbour!\nThe second one is about bread and cheese"
+    assert shingles(a) == shingles(b)  # case and punctuation do not matter
     assert jaccard(shingles(a), shingles("Something else entirely, about trains and stations.")) == 0.0
     assert shingles("two words") == {"two words"}  # shorter than n: one shingle
+    assert shingles("…!?") == set()
+    assert shingles("ab cd", 3, "char") == {"ab ", "b c", " cd"}
     with pytest.raises(ValueError):
         shingles("x", kind="bytes")
+
+
+@pytest.mark.parametrize("threshold", [0.6, 0.7, 0.75, 0.8, 0.85, 0.9])
+def test_recall_banding_finds_pairs_at_the_threshold(threshold):
+    b, r = recall_bands_rows(threshold, 128)
+    assert b * r <= 128
+    assert candidate_probability(threshold, b, r) >= 0.99
+    # fewest false candidates among every split that reaches 0.99 at the threshold
+    mass = false_candidate_mass(threshold, b, r)
+    for rr in range(1, 129):
+        for bb in range(1, 128 // rr + 1):
+            if candidate_probability(threshold, bb, rr) >= 0.99:
+                assert false_candidate_mass(threshold, bb, rr) >= mass - 1e-12
+
+
+def test_s_curve_values():
+    # 0.8 with 128 permutations: 16 bands x 6 rows; datasketch's optimum 9 x 13 finds a pair at 0.8 40% of
+    # the time.
+    assert recall_bands_rows(0.8, 128) == (16, 6) and recall_bands_rows(0.7, 128) == (17, 4)
+    c = s_curve(16, 6, 0.8)
+    assert c["p_at_threshold"] == pytest.approx(1 - (1 - 0.8 ** 6) ** 16) and c["p_at_threshold"] > 0.992
+    assert c["midpoint_50pct"] == pytest.approx(0.5905, abs=1e-4)
+    assert candidate_probability(s_curve_midpoint(16, 6), 16, 6) == pytest.approx(0.5)
+    assert candidate_probability(0.8, 9, 13) == pytest.approx(0.40, abs=0.01)
+    assert s_curve_midpoint(9, 13) == pytest.approx(0.82, abs=0.01)
+    # impossible recall (1 permutation): the best split is returned
+    assert recall_bands_rows(0.5, 1) == (1, 1)
+
+
+def test_signatures_with_width_are_the_first_permutations(prose):
+    sets = [sorted(s.encode() for s in shingles(t)) for t in prose[:5]]
+    full = minhash_signatures(sets, 128, 1)
+    part = signatures_from_hashes([shingle_hashes(s) for s in sets], 128, 1, width=96)
+    assert np.array_equal(full[:, :96], part)
+
+
+def test_bucket_pairs_all_pairs_then_window():
+    ms = sorted(node_key(x) for x in "abcd")
+    assert sorted(bucket_pairs(ms, 32)) == sorted((u, v) for i, u in enumerate(ms) for v in ms[i + 1:])
+    big = sorted(node_key(f"n{i:03d}") for i in range(100))
+    pairs = list(bucket_pairs(big, 4))
+    assert len(pairs) == sum(min(4, 99 - i) for i in range(100))
+    assert set(components_union_find(pairs).values()) == {big[0]}  # still one component
+    early = [node_key("a", True), node_key("b", True), node_key("c")]
+    assert list(bucket_pairs(early, 32)) == [(early[0], early[2]), (early[1], early[2])]
 
 
 def test_star_steps_and_reference_components():

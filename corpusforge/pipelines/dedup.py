@@ -1,9 +1,34 @@
 """Dedup as Beam composite PTransforms: exact, URL, MinHash-LSH near-duplicates, C4-style lines.
 
-Nothing here gathers the corpus, its signatures or its edges onto one worker: every decision is a
-GroupByKey on a key (a hash, a URL, a band key, a node) followed by a per-key function from
-corpusforge.transforms.dedup. The only global values are counts (sum of star violations per round), used
-to stop connected-components rounds early.
+Shuffle the text once. One pass over the documents computes every key a decision needs; all decisions
+are made on small keyed records; the full documents cross a shuffle only in the final join, where each
+document meets its one decision. What crosses each shuffle, in pickled bytes per document measured on the
+development set (10,512 documents, 1,206 B of text and 153 distinct word 5-grams on average; a Document
+pickles to 1,461 B; how: bench/results/dedup.md):
+
+  shuffle              | key          | value                                           | bytes per document
+  ExactGroup           | exact hash   | Keys (id, exact, url, url order, band keys)      | 348 (+9 per line hash
+  UrlGroup             | URL key      | Keys of the survivors with a URL                 | 348   with line dedup)
+  Buckets              | (band, key)  | node id                                          | 43 x 16 bands
+  VerifyJoinFirst/Second | node       | candidate pairs; sorted uint32 shingle hashes    | 779 per join + pairs
+  Components (rounds)  | node         | node ids (verified edges)                        | ~40 per edge
+  LabelJoin            | node         | Keys + representative                            | 348
+  Resolve (per step)   | id           | Drop (id, reason, duplicate_of, signals)         | 123 per dropped doc
+  LineGroup            | line hash    | node id                                          | ~40 per line
+  FinalJoin            | node         | Document + its Keys or Drop + removed lines + shingle hashes (state) | 1,461 + 348 + 779
+
+Nothing gathers the corpus, its signatures or its edges onto one worker: every decision is a GroupByKey on
+a key (a hash, a URL, a band key, a node) followed by a per-key function from corpusforge.transforms.dedup.
+The only global values are counts (sum of star violations per round), used to stop connected-components
+rounds early.
+
+Near duplicates (issue 11). Bands x rows make a pair at the threshold a candidate with probability >= 0.99
+(`minhash.recall_bands_rows`; S-curve in `lsh_summary`). Every LSH bucket yields candidate PAIRS, each
+member with the next `bucket_window` members in id order (all pairs in a bucket of <= window+1 documents,
+linear in a giant one), and each pair is verified by the exact Jaccard of the two documents' shingle sets,
+so an edge means "these two documents are >= threshold similar", never "both met a third document in a
+bucket". Clusters are the connected components of verified edges (so a chain A~B~C can join A and C: the
+rule text-dedup and datatrove use too).
 
 Order: exact -> URL -> near duplicates -> lines. A document dropped at one step names the document it
 duplicates; if that one is dropped at a later step, the pointer is moved to the later step's representative,
@@ -11,15 +36,15 @@ so `duplicate_of` always names a kept document (or a document of an earlier run)
 the smallest node of its group: an earlier run's document first, then the smallest id. Same input, same
 result, whatever the worker count or bundle order.
 
-Refresh: with `state_dir`, the state rows of earlier runs (exact hash, URL key, band keys, line hashes per
-kept id; Parquet) join every step, so a new document that duplicates an earlier one is dropped naming it.
+Refresh: with `state_dir`, the state rows of earlier runs (exact hash, URL key, band keys, shingle hashes,
+and line hashes when line dedup is on, per kept id; Parquet) join every step, so a new document that duplicates an earlier one is
+dropped naming it, after the same verification. State written with other MinHash params is refused.
 """
 from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import apache_beam as beam
 import numpy as np
@@ -30,7 +55,7 @@ from corpusforge.config import ConfigError, DedupConfig
 from corpusforge.records import Document, Dropped
 from corpusforge.transforms.dedup import exact as exact_mod
 from corpusforge.transforms.dedup import lsh
-from corpusforge.transforms.dedup.minhash import band_keys, minhash_signatures
+from corpusforge.transforms.dedup.minhash import band_keys, s_curve, shingle_hashes, signatures_from_hashes
 from corpusforge.transforms.dedup.shingles import shingles as make_shingles
 from corpusforge.transforms.dedup.url import normalize_url, url_keep_order
 
@@ -45,24 +70,45 @@ STATE_SCHEMA = pa.schema([
     ("band_keys", pa.list_(pa.uint64())),
     ("line_hashes", pa.list_(pa.uint64())),
     ("params", pa.string()),
+    ("shingle_hashes", pa.list_(pa.uint32())),  # sorted; empty when verification is off
 ])
+# What shingles are made of; part of the params, so state made with the old per-line shingles is refused.
+SHINGLE_TOKENS = "uwords"
 
 
 def minhash_params(cfg: DedupConfig) -> str:
     """What band keys depend on; state written with other params cannot be compared with this run's."""
     b, r = cfg.bands_rows()
-    return f"{cfg.shingle}{cfg.ngram}-perm{cfg.num_perm}-seed{cfg.seed}-{cfg.scheme}-b{b}r{r}"
+    return f"{cfg.shingle}{cfg.ngram}-{SHINGLE_TOKENS}-perm{cfg.num_perm}-seed{cfg.seed}-{cfg.scheme}-b{b}r{r}"
 
 
-@dataclass
-class Keyed:
-    """A document and its dedup keys as it moves through the steps."""
+def lsh_summary(cfg: DedupConfig) -> dict:
+    """The banding facts for stats.json: S-curve (formula, 50% point, P at the threshold), params, checks."""
+    b, r = cfg.bands_rows()
+    return {**s_curve(b, r, cfg.threshold), "params": minhash_params(cfg), "shingle": cfg.shingle,
+            "ngram": cfg.ngram, "num_perm": cfg.num_perm, "permutations_used": b * r,
+            "verify_jaccard": cfg.verify_jaccard, "bucket_window": cfg.bucket_window}
 
-    doc: Document
+
+class Keys(NamedTuple):
+    """The small record every decision works on: a document's keys, never its text (a NamedTuple: it
+    pickles without field names)."""
+
+    id: str
     exact: str
     url: str | None
-    bands: list[int] = field(default_factory=list)
-    shingles: Any = None  # sorted unique uint32 shingle hashes, only when verify_jaccard
+    order: Any = None  # url_keep sort key, only when URL dedup is on
+    bands: tuple = ()
+    lines: tuple = ()  # only when line dedup is on
+
+
+class Drop(NamedTuple):
+    """A dedup decision to drop document `id` as a duplicate of `duplicate_of`."""
+
+    id: str
+    reason: str
+    duplicate_of: str
+    signals: dict = {}
 
 
 # ------------------------------------------------------------------------------------ state I/O
@@ -170,32 +216,79 @@ def write_state(rows, path: str, num_shards: int = 4):
     return rows | "WriteDedupState" >> WriteState(path, num_shards)
 
 
+# ------------------------------------------------------------------------------------------ keys
+def _node(doc_id: str) -> str:
+    return lsh.node_key(doc_id)
+
+
+def _doc_by_node(doc: Document):
+    return lsh.node_key(doc.id), doc
+
+
+class _ComputeKeys(beam.DoFn):
+    """Batches of Documents -> Keys (main) and (node, shingle hashes) ("shingles", when verifying).
+
+    The only step that reads the text before the final join. Signatures use the first bands*rows of
+    datasketch's `num_perm` permutations (the rest would never reach a band)."""
+
+    def __init__(self, cfg: DedupConfig):
+        self.cfg = cfg
+        self.bands, self.rows = cfg.bands_rows() if cfg.minhash else (0, 0)
+        self._docs = Metrics.counter(NS, "signatures")
+        self._empty = Metrics.counter(NS, "no_shingles")
+
+    def _order(self, doc: Document):
+        if not self.cfg.url:
+            return None
+        f = self.cfg.url_date_field
+        date = doc.meta.get(f) if f else None
+        return url_keep_order(self.cfg.url_keep, doc.id, len(doc.text), str(date) if date is not None else None,
+                              (doc.source, doc.line))
+
+    def process(self, batch: list[Document]):
+        cfg = self.cfg
+        keys = [Keys(d.id, exact_mod.exact_hash(d.text), normalize_url(d.url), self._order(d), (),
+                     tuple(exact_mod.line_hashes(d.text)) if cfg.line_dedup else ()) for d in batch]
+        if not cfg.minhash:
+            yield from keys
+            return
+        hashes = [shingle_hashes([s.encode("utf-8", "surrogatepass") for s in make_shingles(d.text, cfg.ngram, cfg.shingle)])
+                  for d in batch]
+        sigs = signatures_from_hashes(hashes, cfg.num_perm, cfg.seed, cfg.scheme, width=self.bands * self.rows)
+        self._docs.inc(len(batch))
+        for k, hv, sig in zip(keys, hashes, sigs):
+            if not hv.size:
+                # No shingles (no word at all): all such documents would share every bucket.
+                self._empty.inc()
+                yield k
+                continue
+            k = k._replace(bands=tuple(band_keys(sig, self.bands, self.rows)))
+            if cfg.verify_jaccard:
+                yield beam.pvalue.TaggedOutput("shingles", (lsh.node_key(k.id), np.unique(hv)))
+            yield k
+
+
 # ------------------------------------------------------------------------------------- per step
-def _dropped(k: Keyed, reason: str, duplicate_of: str, **signals) -> beam.pvalue.TaggedOutput:
-    Metrics.counter(NS, f"reason.{reason}").inc()
-    return beam.pvalue.TaggedOutput("dropped", Dropped(k.doc, STAGE, reason, dict(signals), duplicate_of))
-
-
-def _to_keyed(doc: Document) -> Keyed:
-    return Keyed(doc, exact_mod.exact_hash(doc.text), normalize_url(doc.url))
+def _drop(k: Keys, reason: str, duplicate_of: str, **signals) -> beam.pvalue.TaggedOutput:
+    return beam.pvalue.TaggedOutput("dropped", Drop(k.id, reason, duplicate_of, signals))
 
 
 def _decide_exact(item):
     _, groups = item
-    new = sorted(groups["new"], key=lambda k: k.doc.id)
+    new = sorted(groups["new"], key=lambda k: k.id)
     earlier = sorted(groups["earlier"])
     if not new:
         return
     if earlier:
         for k in new:
-            yield _dropped(k, "dedup_exact", earlier[0], earlier_run=True)
+            yield _drop(k, "dedup_exact", earlier[0], earlier_run=True)
         return
     yield new[0]
     for k in new[1:]:
-        yield _dropped(k, "dedup_exact", new[0].doc.id)
+        yield _drop(k, "dedup_exact", new[0].id)
 
 
-def _exact_key(k: Keyed):
+def _exact_key(k: Keys):
     return k.exact, k
 
 
@@ -211,76 +304,39 @@ def _state_url_key(row: dict):
     return row["url_key"], row["id"]
 
 
-def _node_shingles(k: Keyed):
-    return lsh.node_key(k.doc.id), k.shingles
-
-
-def _url_order_key(policy: str, date_field: str | None):
-    def key(k: Keyed):
-        date = k.doc.meta.get(date_field) if date_field else None
-        return url_keep_order(policy, k.doc.id, len(k.doc.text), str(date) if date is not None else None,
-                              (k.doc.source, k.doc.line))
-    return key
+def _url_order(k: Keys):
+    return k.order
 
 
 class _DecideUrl(beam.DoFn):
-    def __init__(self, policy: str, date_field: str | None):
-        self.policy, self.date_field = policy, date_field
+    def __init__(self, policy: str):
+        self.policy = policy
 
     def process(self, item):
         _, groups = item
-        new = sorted(groups["new"], key=_url_order_key(self.policy, self.date_field))
+        new = sorted(groups["new"], key=_url_order)
         earlier = sorted(groups["earlier"])
         if not new:
             return
         if earlier:
             for k in new:
-                yield _dropped(k, "dedup_url", earlier[0], earlier_run=True)
+                yield _drop(k, "dedup_url", earlier[0], earlier_run=True)
             return
         yield new[0]
         for k in new[1:]:
-            yield _dropped(k, "dedup_url", new[0].doc.id, url_keep=self.policy)
+            yield _drop(k, "dedup_url", new[0].id, url_keep=self.policy)
 
 
-def _key_url(k: Keyed):
+def _key_url(k: Keys):
     if k.url is None:
         yield beam.pvalue.TaggedOutput("no_url", k)
     else:
         yield k.url, k
 
 
-class _Signatures(beam.DoFn):
-    """Batches of Keyed -> Keyed with band keys (and shingle hashes when verifying)."""
-
-    def __init__(self, cfg: DedupConfig):
-        self.cfg = cfg
-        self.bands, self.rows = cfg.bands_rows()
-        self._docs = Metrics.counter(NS, "signatures")
-        self._empty = Metrics.counter(NS, "no_shingles")
-
-    def process(self, batch: list[Keyed]):
-        cfg = self.cfg
-        sets = [[s.encode("utf-8", "surrogatepass") for s in make_shingles(k.doc.text, cfg.ngram, cfg.shingle)]
-                for k in batch]
-        sigs = minhash_signatures(sets, cfg.num_perm, cfg.seed, cfg.scheme)
-        self._docs.inc(len(batch))
-        for k, shs, sig in zip(batch, sets, sigs):
-            if not shs:
-                # No shingles (text empty after normalization): all such documents would share every bucket.
-                self._empty.inc()
-                yield k
-                continue
-            sh = None
-            if cfg.verify_jaccard:
-                from corpusforge.transforms.dedup.minhash import sha1_hash32
-
-                sh = np.unique(np.fromiter((sha1_hash32(s) for s in shs), dtype=np.uint32, count=len(shs)))
-            # A new Keyed: Beam elements must not be mutated in place.
-            yield Keyed(k.doc, k.exact, k.url, band_keys(sig, self.bands, self.rows), sh)
-
-
-def _bucket_entries(k: Keyed):
-    node = lsh.node_key(k.doc.id)
+# ------------------------------------------------------------------------------- LSH candidates
+def _bucket_entries(k: Keys):
+    node = lsh.node_key(k.id)
     for i, key in enumerate(k.bands):
         yield (i, key), node
 
@@ -291,31 +347,34 @@ def _state_bucket_entries(row: dict):
         yield (i, key), node
 
 
-class _BucketEdges(beam.DoFn):
-    """One LSH bucket -> star edges to its smallest node, in two streaming passes (never a pair loop)."""
+def _state_shingles(row: dict):
+    sh = row.get("shingle_hashes")
+    if sh:
+        yield lsh.node_key(row["id"], earlier=True), np.asarray(sh, dtype=np.uint32)
 
-    def __init__(self, max_bucket_size: int):
-        self.max_bucket_size = max_bucket_size
+
+class _BucketPairs(beam.DoFn):
+    """One LSH bucket -> candidate pairs (smaller node, larger node), each member with the next `window`
+    members: all pairs of a normal bucket, a linear number in a giant one (shared boilerplate)."""
+
+    def __init__(self, window: int, max_bucket_size: int):
+        self.window, self.max_bucket_size = window, max_bucket_size
         self._buckets = Metrics.counter(NS, "buckets_with_candidates")
         self._giant = Metrics.counter(NS, "giant_buckets")
         self._size = Metrics.distribution(NS, "bucket_size")
 
     def process(self, item):
         _, nodes = item
-        root, size, any_new = None, 0, False
-        for n in nodes:
-            size += 1
-            root = n if root is None or n < root else root
-            any_new = any_new or not lsh.is_earlier(n)
-        if size < 2 or not any_new:
+        members = sorted(set(nodes))
+        if len(members) < 2 or lsh.is_earlier(members[-1]):
             return
         self._buckets.inc()
-        self._size.update(size)
-        if size > self.max_bucket_size:
+        self._size.update(len(members))
+        if len(members) > self.max_bucket_size:
             self._giant.inc()
-        for n in nodes:
-            if n != root:
-                yield n, root
+            log.warning("LSH bucket of %d documents (> dedup.max_bucket_size %d): pairing each with the next %d",
+                        len(members), self.max_bucket_size, self.window)
+        yield from lsh.bucket_pairs(members, self.window)
 
 
 # -------------------------------------------------------------------------- connected components
@@ -328,23 +387,19 @@ def _both_directions(edge):
 
 
 class _LargeStar(beam.DoFn):
-    """Large-star at one node; also reports whether the node breaks the converged (star forest) shape."""
+    """Large-star at one node; also reports (tagged "violation", the round number) whether the node breaks
+    the converged (star forest) shape."""
+
+    def __init__(self, k: int):
+        self.k = k
 
     def process(self, item):
         node, neighbours = item
         nb = set(neighbours)
         smaller = {v for v in nb if v < node}
         if lsh.star_violation(smaller, nb - smaller):
-            yield beam.pvalue.TaggedOutput("violation", 1)
+            yield beam.pvalue.TaggedOutput("violation", self.k)
         yield from lsh.large_star(node, nb)
-
-
-def _route(edge, violations: int):
-    # Round k's input was already a star forest: large-star left it as it was, and it is final.
-    if violations == 0:
-        yield beam.pvalue.TaggedOutput("final", edge)
-    else:
-        yield edge
 
 
 def _key_by_larger(edge):
@@ -355,14 +410,6 @@ def _key_by_larger(edge):
 def _small_star(item):
     node, smaller = item
     yield from lsh.small_star(node, smaller)
-
-
-def _count_round(violations: int, k: int) -> int:
-    """Round k's number if it did work (its input was not yet a star forest), else 0."""
-    if violations:
-        Metrics.counter(NS, "cc_rounds").inc()
-        return k
-    return 0
 
 
 def _violation_flags(item):
@@ -381,13 +428,21 @@ def _check_converged(violations: int, max_rounds: int) -> int:
     return violations
 
 
+def _rounds_used(last_round_with_work: int) -> int:
+    Metrics.counter(NS, "cc_rounds").inc(last_round_with_work)
+    return last_round_with_work
+
+
 class ConnectedComponents(beam.PTransform):
     """Edges (u, v) -> (node, smallest node of its component) for every node that is not its own root.
 
-    Large-star / small-star rounds unrolled at graph construction (Beam has no loops): at most `max_rounds`
-    rounds. Each round's large-star also counts nodes that break the star-forest shape; once that count is
-    0 the edges go to the final output and every later round runs on nothing. Outputs: "labels" and
-    "rounds" (a one-element PCollection: rounds used, deterministic), plus the Metrics counter cc_rounds.
+    Large-star / small-star rounds unrolled at graph construction (Beam has no loops): `max_rounds` rounds.
+    A star forest rooted at each component's smallest node is a fixed point of both steps, so rounds after
+    convergence pass the edges through unchanged; no per-round global count or side input is needed (each
+    of those was a stage barrier, and with 30 rounds the barriers cost more than the work: 40 s vs 13 s for
+    2,000 documents on the FnApiRunner). Outputs: "labels" and "rounds" (one element: the last round whose
+    input was not yet a star forest, 0 if the bucket pairs were already stars; deterministic), plus the
+    Metrics counter cc_rounds.
     """
 
     def __init__(self, max_rounds: int = 30):
@@ -395,87 +450,91 @@ class ConnectedComponents(beam.PTransform):
         self.max_rounds = max_rounds
 
     def expand(self, edges):
-        active, finals, per_round = edges, [], []
+        active, per_round = edges, []
         for k in range(1, self.max_rounds + 1):
             ls = (active
                   | f"R{k}LargeStarKey" >> beam.FlatMap(_both_directions)
                   | f"R{k}LargeStarGroup" >> beam.GroupByKey()
-                  | f"R{k}LargeStar" >> beam.ParDo(_LargeStar()).with_outputs("violation", main="edges"))
-            violations = ls.violation | f"R{k}Violations" >> beam.CombineGlobally(sum)
-            per_round.append(violations | f"R{k}Count" >> beam.Map(_count_round, k))
-            routed = ls.edges | f"R{k}Route" >> beam.FlatMap(
-                _route, beam.pvalue.AsSingleton(violations)).with_outputs("final", main="active")
-            finals.append(routed.final)
-            active = (routed.active
+                  | f"R{k}LargeStar" >> beam.ParDo(_LargeStar(k)).with_outputs("violation", main="edges"))
+            per_round.append(ls.violation)
+            active = (ls.edges
                       | f"R{k}SmallStarKey" >> beam.Map(_key_by_larger)
                       | f"R{k}SmallStarGroup" >> beam.GroupByKey()
                       | f"R{k}SmallStar" >> beam.FlatMap(_small_star))
-        # Edges still active after the last round: converged only if they already form stars.
+        # Edges after the last round: converged only if they form stars.
         (active
          | "LeftoverKey" >> beam.FlatMap(_both_directions)
          | "LeftoverGroup" >> beam.GroupByKey()
          | "LeftoverViolations" >> beam.FlatMap(_violation_flags)
          | "LeftoverCount" >> beam.CombineGlobally(sum)
          | "CheckConverged" >> beam.Map(_check_converged, self.max_rounds))
-        final = (*finals, active) | "FinalEdges" >> beam.Flatten()
-        labels = (final
+        labels = (active
                   | "LabelKey" >> beam.Map(_key_by_larger)
                   | "LabelGroup" >> beam.CombinePerKey(min))
         rounds = (tuple(per_round) | "PerRound" >> beam.Flatten()
-                  | "RoundsUsed" >> beam.CombineGlobally(max))
+                  | "RoundsUsed" >> beam.CombineGlobally(lambda ks: max(ks, default=0))
+                  | "CountRounds" >> beam.Map(_rounds_used))
         return {"labels": labels, "rounds": rounds}
 
 
 # ----------------------------------------------------------------------------------- verification
-def _jaccard_u32(a: np.ndarray, b: np.ndarray) -> float:
+def jaccard_u32(a: np.ndarray, b: np.ndarray) -> float:
+    """Jaccard of two sorted unique uint32 arrays (shingle hash sets)."""
+    if not a.size and not b.size:
+        return 1.0
     inter = np.intersect1d(a, b, assume_unique=True).size
-    union = a.size + b.size - inter
-    return inter / union if union else 1.0
+    return inter / (a.size + b.size - inter)
 
 
-def _attach_member_shingles(item):
-    member, g = item
+def _attach_first(item):
+    u, g = item
     sh = next(iter(g["shingles"]), None)
-    for root in g["edges"]:
-        yield root, (member, sh)
+    for v in g["pairs"]:
+        yield v, (u, sh)
 
 
-class _VerifyEdges(beam.DoFn):
+class _VerifyPairs(beam.DoFn):
+    """(v, [(u, shingles of u)]) + shingles of v -> verified edges (v, u)."""
+
     def __init__(self, threshold: float):
         self.threshold = threshold
-        self._rejected = Metrics.counter(NS, "verify_rejected_edges")
+        self._checked = Metrics.counter(NS, "verify_checked_pairs")
+        self._rejected = Metrics.counter(NS, "verify_rejected_pairs")
 
     def process(self, item):
-        root, g = item
-        root_sh = next(iter(g["shingles"]), None)
-        for member, sh in g["edges"]:
-            # An earlier run's document has no shingles in the state: its edge is kept unverified.
-            if root_sh is None or sh is None or _jaccard_u32(sh, root_sh) >= self.threshold:
-                yield member, root
+        v, g = item
+        sh_v = next(iter(g["shingles"]), None)
+        for u, sh_u in g["pairs"]:
+            # An earlier run's document stored without shingles (verification was off then): kept unverified.
+            if sh_u is None or sh_v is None:
+                yield v, u
+                continue
+            self._checked.inc()
+            if jaccard_u32(sh_u, sh_v) >= self.threshold:
+                yield v, u
             else:
                 self._rejected.inc()
 
 
-# ------------------------------------------------------------------------------------- near dups
 def _apply_labels(item):
     _, g = item
     labels = list(g["label"])
-    for k in g["doc"]:
+    for k in g["keys"]:
         if labels:
             rep = min(labels)
-            yield _dropped(k, "dedup_near_duplicate", lsh.node_id(rep), earlier_run=lsh.is_earlier(rep))
+            yield _drop(k, "dedup_near_duplicate", lsh.node_id(rep), earlier_run=lsh.is_earlier(rep))
         else:
             yield k
 
 
-def _node_of(k: Keyed):
-    return lsh.node_key(k.doc.id), k
+def _keys_by_node(k: Keys):
+    return lsh.node_key(k.id), k
 
 
 # ------------------------------------------------------------------------------------------ lines
-def _line_entries(k: Keyed):
-    node = lsh.node_key(k.doc.id)
-    for h in exact_mod.line_hashes(k.doc.text):
+def _line_entries(k: Keys):
+    node = lsh.node_key(k.id)
+    for h in k.lines:
         yield h, node
 
 
@@ -495,38 +554,13 @@ def _line_owners(item):
             yield n, (h, owner)
 
 
-class _RemoveLines(beam.DoFn):
-    def __init__(self, min_sentences: int):
-        self.min_sentences = min_sentences
-        self._removed = Metrics.counter(NS, "lines_removed")
-
-    def process(self, item):
-        _, g = item
-        removals = sorted(g["removed"])
-        for k in g["doc"]:
-            if not removals:
-                yield k
-                continue
-            removed = {h for h, _ in removals}
-            text = exact_mod.remove_lines(k.doc.text, removed)
-            self._removed.inc(len(removed))
-            lang = k.doc.meta.get("language")
-            if not text.strip() or exact_mod.too_few_sentences(text, self.min_sentences, lang):
-                owner = min(o for _, o in removals)
-                yield _dropped(k, "dedup_line_too_few_sentences", lsh.node_id(owner), lines_removed=len(removed))
-                continue
-            doc = k.doc.with_text(text)
-            doc.meta["dedup_lines_removed"] = len(removed)
-            yield Keyed(doc, k.exact, k.url, k.bands, k.shingles)
-
-
 # ------------------------------------------------------------------------------ pointer resolution
-def _drop_by_target(d: Dropped):
+def _drop_by_target(d: Drop):
     return d.duplicate_of, d
 
 
-def _pointer(d: Dropped):
-    return d.doc.id, d.duplicate_of
+def _pointer(d: Drop):
+    return d.id, d.duplicate_of
 
 
 def _retarget(item):
@@ -534,11 +568,11 @@ def _retarget(item):
     nxt = sorted(g["next"])
     for d in g["drops"]:
         if nxt:
-            d = Dropped(d.doc, d.stage, d.reason, {**d.signals, "first_duplicate_of": d.duplicate_of}, nxt[0])
+            d = Drop(d.id, d.reason, nxt[0], {**d.signals, "first_duplicate_of": d.duplicate_of})
         yield d
 
 
-def _cluster_rep(d: Dropped):
+def _cluster_rep(d: Drop):
     return d.duplicate_of, 1
 
 
@@ -547,18 +581,57 @@ def _size_of(item):
     return n + 1, 1
 
 
-def _state_row(k: Keyed, params: str) -> dict:
-    return {"id": k.doc.id, "exact_hash": k.exact, "url_key": k.url, "band_keys": list(k.bands),
-            "line_hashes": exact_mod.line_hashes(k.doc.text), "params": params}
+def _drop_by_node(d: Drop):
+    return lsh.node_key(d.id), d
 
 
-def _doc_of(k: Keyed) -> Document:
-    return k.doc
+# ------------------------------------------------------------------------------------- final join
+class _Finalize(beam.DoFn):
+    """The one join of documents with their decisions: Drop -> Dropped; Keys -> kept document (duplicate
+    lines removed, C4's sentence rule applied) and its state row."""
 
+    def __init__(self, min_sentences: int, params: str):
+        self.min_sentences, self.params = min_sentences, params
+        self._removed = Metrics.counter(NS, "lines_removed")
+        self._kept = Metrics.counter(NS, "kept")
 
-def _count_kept(k: Keyed) -> Keyed:
-    Metrics.counter(NS, "kept").inc()
-    return k
+    def _dropped(self, doc: Document, reason: str, duplicate_of: str, signals: dict):
+        Metrics.counter(NS, f"reason.{reason}").inc()
+        return beam.pvalue.TaggedOutput("dropped", Dropped(doc, STAGE, reason, dict(signals), duplicate_of))
+
+    def process(self, item):
+        _, g = item
+        drops, keys = list(g["drop"]), list(g["keys"])
+        for doc in g["doc"]:
+            if drops:
+                d = drops[0]
+                yield self._dropped(doc, d.reason, d.duplicate_of, d.signals)
+                continue
+            if not keys:
+                raise RuntimeError(f"dedup: document {doc.id!r} got no decision (a pipeline bug)")
+            k = keys[0]
+            lines = list(k.lines)
+            removals = sorted(g["removed"])
+            if removals:
+                removed = {h for h, _ in removals}
+                text = exact_mod.remove_lines(doc.text, removed)
+                self._removed.inc(len(removed))
+                lang = doc.meta.get("language")
+                if not text.strip() or exact_mod.too_few_sentences(text, self.min_sentences, lang):
+                    owner = min(o for _, o in removals)
+                    yield self._dropped(doc, "dedup_line_too_few_sentences", lsh.node_id(owner),
+                                        {"lines_removed": len(removed)})
+                    continue
+                doc = doc.with_text(text)
+                doc.meta["dedup_lines_removed"] = len(removed)
+                lines = exact_mod.line_hashes(text)
+            self._kept.inc()
+            sh = next(iter(g["shingles"]), None)
+            yield beam.pvalue.TaggedOutput("state", {
+                "id": doc.id, "exact_hash": k.exact, "url_key": k.url, "band_keys": list(k.bands),
+                "line_hashes": lines, "params": self.params,
+                "shingle_hashes": sh.tolist() if sh is not None else []})
+            yield doc
 
 
 # ------------------------------------------------------------------------------------ composite
@@ -569,7 +642,7 @@ class Deduplicate(beam.PTransform):
     reason dedup_exact | dedup_url | dedup_near_duplicate | dedup_line_too_few_sentences, duplicate_of).
     cluster_sizes: (size, number of clusters), a cluster being a kept representative and the documents
     dropped as its exact/URL/near duplicates. state: one row per kept document (see STATE_SCHEMA).
-    cc_rounds: one int, connected-components rounds used.
+    cc_rounds: one int, connected-components rounds used. `lsh_summary(cfg)` gives the S-curve for stats.
     """
 
     def __init__(self, cfg: DedupConfig, state_dir: str | None = None):
@@ -578,63 +651,68 @@ class Deduplicate(beam.PTransform):
         self.state_dir = state_dir
         self.params = minhash_params(cfg) if cfg.minhash else ""
 
+    def _near(self, keys, shingles, state):
+        """Survivors' Keys -> (kept Keys, Drops, rounds): LSH pairs, verification, components, labels."""
+        cfg = self.cfg
+        entries = ((keys | "BucketEntries" >> beam.FlatMap(_bucket_entries),
+                    state | "StateBucketEntries" >> beam.FlatMap(_state_bucket_entries))
+                   | "AllBucketEntries" >> beam.Flatten())
+        pairs = (entries
+                 | "Buckets" >> beam.GroupByKey()
+                 | "BucketPairs" >> beam.ParDo(_BucketPairs(cfg.bucket_window, cfg.max_bucket_size))
+                 | "DistinctPairs" >> beam.Distinct())
+        if cfg.verify_jaccard:
+            shingles = ((shingles, state | "StateShingles" >> beam.FlatMap(_state_shingles))
+                        | "AllShingles" >> beam.Flatten())
+            halves = ({"pairs": pairs, "shingles": shingles}
+                      | "VerifyJoinFirst" >> beam.CoGroupByKey()
+                      | "VerifyAttachFirst" >> beam.FlatMap(_attach_first))
+            pairs = ({"pairs": halves, "shingles": shingles}
+                     | "VerifyJoinSecond" >> beam.CoGroupByKey()
+                     | "VerifyPairs" >> beam.ParDo(_VerifyPairs(cfg.threshold)))
+        cc = pairs | "Components" >> ConnectedComponents(cfg.max_rounds)
+        nd = ({"keys": keys | "NodeOfKeys" >> beam.Map(_keys_by_node), "label": cc["labels"]}
+              | "LabelJoin" >> beam.CoGroupByKey()
+              | "NearDecide" >> beam.FlatMap(_apply_labels).with_outputs("dropped", main="kept"))
+        return nd.kept, nd.dropped, cc["rounds"]
+
     def expand(self, docs):
         cfg, p = self.cfg, docs.pipeline
         if self.state_dir:
             state = p | "ReadState" >> ReadState(self.state_dir, self.params or None)
         else:
             state = p | "NoState" >> beam.Create([])
-        keyed = docs | "Keys" >> beam.Map(_to_keyed)
+        computed = (docs
+                    | "KeyBatches" >> beam.BatchElements(min_batch_size=1, max_batch_size=cfg.signature_batch_size)
+                    | "Keys" >> beam.ParDo(_ComputeKeys(cfg)).with_outputs("shingles", main="keys"))
+        keys, shingles = computed.keys, computed.shingles
         dropped = []
         id_steps = 0
 
         if cfg.exact:
             id_steps += 1
-            ex = ({"new": keyed | "ExactKey" >> beam.Map(_exact_key),
+            ex = ({"new": keys | "ExactKey" >> beam.Map(_exact_key),
                    "earlier": state | "StateExactKey" >> beam.Map(_state_exact_key)}
                   | "ExactGroup" >> beam.CoGroupByKey()
                   | "ExactDecide" >> beam.FlatMap(_decide_exact).with_outputs("dropped", main="kept"))
-            keyed, _ = ex.kept, dropped.append(ex.dropped)
+            keys, _ = ex.kept, dropped.append(ex.dropped)
 
         if cfg.url:
             id_steps += 1
-            by_url = keyed | "UrlKey" >> beam.FlatMap(_key_url).with_outputs("no_url", main="keyed")
+            by_url = keys | "UrlKey" >> beam.FlatMap(_key_url).with_outputs("no_url", main="keyed")
             state_urls = (state | "StateUrls" >> beam.Filter(_has_url)
                           | "StateUrlKey" >> beam.Map(_state_url_key))
             ud = ({"new": by_url.keyed, "earlier": state_urls}
                   | "UrlGroup" >> beam.CoGroupByKey()
-                  | "UrlDecide" >> beam.ParDo(_DecideUrl(cfg.url_keep, cfg.url_date_field)).with_outputs(
-                        "dropped", main="kept"))
+                  | "UrlDecide" >> beam.ParDo(_DecideUrl(cfg.url_keep)).with_outputs("dropped", main="kept"))
             dropped.append(ud.dropped)
-            keyed = (ud.kept, by_url.no_url) | "UrlSurvivors" >> beam.Flatten()
+            keys = (ud.kept, by_url.no_url) | "UrlSurvivors" >> beam.Flatten()
 
         rounds = None
         if cfg.minhash:
             id_steps += 1
-            signed = (keyed
-                      | "SignatureBatches" >> beam.BatchElements(min_batch_size=1, max_batch_size=cfg.signature_batch_size)
-                      | "Signatures" >> beam.ParDo(_Signatures(cfg)))
-            entries = ((signed | "BucketEntries" >> beam.FlatMap(_bucket_entries),
-                        state | "StateBucketEntries" >> beam.FlatMap(_state_bucket_entries))
-                       | "AllBucketEntries" >> beam.Flatten())
-            edges = (entries
-                     | "Buckets" >> beam.GroupByKey()
-                     | "BucketEdges" >> beam.ParDo(_BucketEdges(cfg.max_bucket_size)))
-            if cfg.verify_jaccard:
-                shingles = signed | "ShingleSets" >> beam.Map(_node_shingles)
-                edges = ({"edges": edges, "shingles": shingles}
-                         | "VerifyJoinMember" >> beam.CoGroupByKey()
-                         | "VerifyAttachMember" >> beam.FlatMap(_attach_member_shingles))
-                edges = ({"edges": edges, "shingles": shingles}
-                         | "VerifyJoinRoot" >> beam.CoGroupByKey()
-                         | "VerifyEdges" >> beam.ParDo(_VerifyEdges(cfg.threshold)))
-            cc = edges | "Components" >> ConnectedComponents(cfg.max_rounds)
-            rounds = cc["rounds"]
-            nd = ({"doc": signed | "NodeOfDoc" >> beam.Map(_node_of), "label": cc["labels"]}
-                  | "LabelJoin" >> beam.CoGroupByKey()
-                  | "NearDecide" >> beam.FlatMap(_apply_labels).with_outputs("dropped", main="kept"))
-            keyed = nd.kept
-            dropped.append(nd.dropped)
+            keys, near_dropped, rounds = self._near(keys, shingles, state)
+            dropped.append(near_dropped)
 
         id_dropped = (tuple(dropped) | "IdDropped" >> beam.Flatten()) if dropped else (p | "NoIdDropped" >> beam.Create([]))
         # A pointer can be moved once per later step: exact -> URL -> near.
@@ -648,27 +726,24 @@ class Deduplicate(beam.PTransform):
                          | "ClusterMembers" >> beam.CombinePerKey(sum)
                          | "ClusterSize" >> beam.Map(_size_of)
                          | "ClusterSizeHistogram" >> beam.CombinePerKey(sum))
-        all_dropped = [id_dropped]
 
         if cfg.line_dedup:
-            owners = ((keyed | "LineEntries" >> beam.FlatMap(_line_entries),
-                       state | "StateLineEntries" >> beam.FlatMap(_state_line_entries))
-                      | "AllLineEntries" >> beam.Flatten()
-                      | "LineGroup" >> beam.GroupByKey()
-                      | "LineOwners" >> beam.FlatMap(_line_owners))
-            ld = ({"doc": keyed | "LineNodeOfDoc" >> beam.Map(_node_of), "removed": owners}
-                  | "LineJoin" >> beam.CoGroupByKey()
-                  | "RemoveLines" >> beam.ParDo(_RemoveLines(cfg.line_dedup_min_sentences)).with_outputs(
-                        "dropped", main="kept"))
-            keyed = ld.kept
-            all_dropped.append(ld.dropped)
+            removed = ((keys | "LineEntries" >> beam.FlatMap(_line_entries),
+                        state | "StateLineEntries" >> beam.FlatMap(_state_line_entries))
+                       | "AllLineEntries" >> beam.Flatten()
+                       | "LineGroup" >> beam.GroupByKey()
+                       | "LineOwners" >> beam.FlatMap(_line_owners))
+        else:
+            removed = p | "NoLineRemovals" >> beam.Create([])
 
-        keyed = keyed | "CountKept" >> beam.Map(_count_kept)
-        out = {
-            "kept": keyed | "KeptDocs" >> beam.Map(_doc_of),
-            "dropped": tuple(all_dropped) | "AllDedupDropped" >> beam.Flatten(),
-            "cluster_sizes": cluster_sizes,
-            "state": keyed | "StateRows" >> beam.Map(_state_row, self.params),
-        }
+        final = ({"doc": docs | "DocByNode" >> beam.Map(_doc_by_node),
+                  "drop": id_dropped | "DropByNode" >> beam.Map(_drop_by_node),
+                  "keys": keys | "SurvivorByNode" >> beam.Map(_keys_by_node),
+                  "removed": removed,
+                  "shingles": shingles}
+                 | "FinalJoin" >> beam.CoGroupByKey()
+                 | "Finalize" >> beam.ParDo(_Finalize(cfg.line_dedup_min_sentences, self.params)).with_outputs(
+                     "dropped", "state", main="kept"))
+        out = {"kept": final.kept, "dropped": final.dropped, "cluster_sizes": cluster_sizes, "state": final.state}
         out["cc_rounds"] = rounds if rounds is not None else (p | "NoRounds" >> beam.Create([0]))
         return out

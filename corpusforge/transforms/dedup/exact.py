@@ -1,7 +1,7 @@
 """Exact whole-document keys and C4-style line dedup, as pure functions.
 
-* Whole document: xxh3-128 of the CCNet-style normalized text (`normalize.normalize_for_dedup`), so copies
-  that differ only in case, digits, punctuation or whitespace share a key. The smallest id of each group is
+* Whole document: xxh3-128 of the CCNet-style normalized text (`normalize.normalize_for_dedup`, digits
+  kept), so copies that differ only in case, punctuation or whitespace share a key. The smallest id of each group is
   kept.
 * Lines (C4, Raffel et al. 2020, TFDS `c4_utils.remove_duplicate_text`): a line that also appears in another
   document is kept in one document only (here the one that sorts first: an earlier run's, then the smallest
@@ -17,8 +17,8 @@ from corpusforge.transforms.text_utils import split_sentences
 
 
 def exact_hash(text: str) -> str:
-    """Hex key of the normalized text (32 hex digits)."""
-    return xxhash.xxh3_128_hexdigest(normalize_for_dedup(text).encode("utf-8", "surrogatepass"))
+    """Hex key of the normalized text (32 hex digits); digits are kept (see normalize.py)."""
+    return xxhash.xxh3_128_hexdigest(normalize_for_dedup(text, fold_digits=False).encode("utf-8", "surrogatepass"))
 
 
 def line_hash(line: str) -> int:

@@ -40,6 +40,17 @@ def bucket_star_edges(nodes: Iterable[str]) -> Iterator[tuple[str, str]]:
         yield m, root
 
 
+def bucket_pairs(members: list[str], window: int) -> Iterator[tuple[str, str]]:
+    """Candidate pairs (u, v), u < v, of one LSH bucket whose `members` are sorted and distinct: each member
+    with the next `window` members. A bucket of up to window+1 documents gives all its pairs, so every pair
+    that shares a band is checked directly; a giant bucket (boilerplate) gives at most window pairs per
+    member, still connecting all of it. Pairs of two earlier-run documents are skipped (already decided)."""
+    for i, u in enumerate(members):
+        for v in members[i + 1:i + 1 + window]:
+            if not (is_earlier(u) and is_earlier(v)):
+                yield u, v
+
+
 def large_star(node: str, neighbours: Iterable[str]) -> list[tuple[str, str]]:
     """Connect every larger neighbour of `node` to the smallest node of its closed neighbourhood."""
     nb = set(neighbours)

@@ -13,11 +13,15 @@ the same numbers, so the values are identical (tests/test_dedup_minhash.py check
 LSH banding follows Broder (1997) / Leskovec et al. "Mining of Massive Datasets" ch. 3: `bands` x `rows`
 rows of the signature; two documents are candidates if any band is identical. `optimal_bands_rows` is
 datasketch's `_optimal_param` (also used by text-dedup): minimize the equally weighted integrals of the
-false-positive and false-negative probability around the threshold.
+false-positive and false-negative probability around the threshold. That optimum puts the 50% point near
+the threshold (9 x 13 for 0.8: 50% at 0.84, a pair at 0.8 found 40% of the time), so the pipeline uses
+`recall_bands_rows` instead: a pair at the threshold is a candidate with probability >= 0.99, and exact
+Jaccard verification of every candidate removes the extra false candidates.
 """
 from __future__ import annotations
 
 import hashlib
+import math
 from functools import lru_cache
 from typing import Iterable, Sequence
 
@@ -78,18 +82,22 @@ def _permute(hv: np.ndarray, a: np.ndarray, b: np.ndarray, scheme: str) -> np.nd
     return h[:, None] * a[None, :] + b[None, :]  # uint32: wraps at 2^32
 
 
-def minhash_signatures(shingle_sets: Sequence[Iterable[bytes]], num_perm: int = 128, seed: int = 1,
-                       scheme: str = "affine32") -> np.ndarray:
-    """Signatures of many documents: (n_docs, num_perm) array, row i == datasketch MinHash(shingles_i).
-
-    A document without shingles gets datasketch's empty signature (every value the maximum hash).
-    """
-    a, b = permutations(num_perm, seed, scheme)
-    out = np.tile(empty_signature(num_perm, scheme), (len(shingle_sets), 1))
+def shingle_hashes(shingles: Iterable[bytes]) -> np.ndarray:
+    """sha1_hash32 of every shingle, as one uint32 array (datasketch's per-shingle hash, vectorised reads)."""
     sha1 = hashlib.sha1
-    # sha1_hash32 of every shingle: 4 little-endian digest bytes each, read as one uint32 array per document.
-    hashes = [np.frombuffer(b"".join([sha1(s).digest()[:4] for s in shs]), dtype="<u4") for shs in shingle_sets]
-    max_rows = max(1, _MAX_MATRIX // num_perm)
+    return np.frombuffer(b"".join([sha1(s).digest()[:4] for s in shingles]), dtype="<u4")
+
+
+def signatures_from_hashes(hashes: Sequence[np.ndarray], num_perm: int = 128, seed: int = 1,
+                           scheme: str = "affine32", width: int | None = None) -> np.ndarray:
+    """Signatures from `shingle_hashes` arrays: (n_docs, width or num_perm). `width` keeps only the first
+    permutations of datasketch's `num_perm` set (what bands x rows uses), so the values stay datasketch's."""
+    a, b = permutations(num_perm, seed, scheme)
+    if width is not None:
+        a, b = a[:width], b[:width]
+    w = len(a)
+    out = np.tile(empty_signature(w, scheme), (len(hashes), 1))
+    max_rows = max(1, _MAX_MATRIX // w)
     i = 0
     while i < len(hashes):
         # A chunk of documents whose shingles fit the matrix bound (a huge document is a chunk of its own,
@@ -109,6 +117,15 @@ def minhash_signatures(shingle_sets: Sequence[Iterable[bytes]], num_perm: int = 
             out[docs] = np.minimum.reduceat(_permute(stacked, a, b, scheme), starts, axis=0)
         i = j
     return out
+
+
+def minhash_signatures(shingle_sets: Sequence[Iterable[bytes]], num_perm: int = 128, seed: int = 1,
+                       scheme: str = "affine32") -> np.ndarray:
+    """Signatures of many documents: (n_docs, num_perm) array, row i == datasketch MinHash(shingles_i).
+
+    A document without shingles gets datasketch's empty signature (every value the maximum hash).
+    """
+    return signatures_from_hashes([shingle_hashes(shs) for shs in shingle_sets], num_perm, seed, scheme)
 
 
 def minhash_signature(shingles: Iterable[bytes], num_perm: int = 128, seed: int = 1,
@@ -144,8 +161,55 @@ def optimal_bands_rows(threshold: float, num_perm: int, false_positive_weight: f
 
 
 def candidate_probability(similarity: float, bands: int, rows: int) -> float:
-    """Probability that two documents with this Jaccard similarity share at least one band."""
+    """Probability that two documents with this Jaccard similarity share at least one band: the LSH
+    S-curve 1 - (1 - s^rows)^bands (Leskovec et al., MMDS 3.4.2)."""
     return 1.0 - (1.0 - similarity ** rows) ** bands
+
+
+def s_curve_midpoint(bands: int, rows: int) -> float:
+    """Similarity found with probability 1/2: (1 - 2^(-1/bands))^(1/rows)."""
+    return (1.0 - 0.5 ** (1.0 / bands)) ** (1.0 / rows)
+
+
+def false_candidate_mass(threshold: float, bands: int, rows: int) -> float:
+    """Integral of the S-curve below the threshold (datasketch's false-positive measure): how many pairs
+    under the threshold become candidates, weighting every similarity alike."""
+    return _false_positive_probability(threshold, bands, rows)
+
+
+@lru_cache(maxsize=64)
+def recall_bands_rows(threshold: float, num_perm: int, recall: float = 0.99) -> tuple[int, int]:
+    """(bands, rows) with bands*rows <= num_perm that find a pair at `threshold` with probability >= `recall`
+    and have the least false-candidate mass below the threshold (candidates are verified exactly, so a
+    false candidate costs one Jaccard check, while a missed pair is lost).
+
+    For each row count, the fewest bands that reach `recall` is best (more bands only add candidates):
+    bands = ceil(log(1 - recall) / log(1 - threshold^rows)). If no split of `num_perm` reaches `recall`,
+    the split with the highest probability at the threshold is returned.
+    """
+    best, best_mass, fallback = None, float("inf"), (0.0, (1, num_perm))
+    for r in range(1, num_perm + 1):
+        p_band = threshold ** r
+        b = max(1, math.ceil(math.log1p(-recall) / math.log1p(-p_band))) if p_band < 1 else 1
+        if b * r <= num_perm:
+            mass = false_candidate_mass(threshold, b, r)
+            if mass < best_mass:
+                best, best_mass = (b, r), mass
+        b_max = num_perm // r
+        p = candidate_probability(threshold, b_max, r)
+        if p > fallback[0]:
+            fallback = (p, (b_max, r))
+    return best if best is not None else fallback[1]
+
+
+def s_curve(bands: int, rows: int, threshold: float) -> dict:
+    """The S-curve facts stats.json and the docs state: formula, 50% point, P at the threshold and at
+    threshold - 0.1 / + 0.1."""
+    p = lambda s: round(candidate_probability(s, bands, rows), 6)  # noqa: E731
+    return {"formula": "P(candidate | J=s) = 1-(1-s^rows)^bands", "bands": bands, "rows": rows,
+            "midpoint_50pct": round(s_curve_midpoint(bands, rows), 4), "threshold": threshold,
+            "p_at_threshold": p(threshold), "p_at_threshold_minus_0.1": p(max(0.0, threshold - 0.1)),
+            "p_at_threshold_plus_0.1": p(min(1.0, threshold + 0.1))}
 
 
 def band_keys(signature: np.ndarray, bands: int, rows: int) -> list[int]:
