@@ -9,6 +9,7 @@ import gzip
 import hashlib
 import io
 import json
+import zlib
 from dataclasses import dataclass
 from typing import Iterator
 
@@ -25,6 +26,10 @@ class InputFile:
     checksum: str  # sha256 of the bytes for local files, the store's checksum otherwise
 
 
+# Web crawls, read by corpusforge.io.warc (WET before WARC: Common Crawl names WET files *.warc.wet.gz).
+WEB_CRAWL_FORMATS = {"wet": (".wet", ".wet.gz"), "warc": (".warc", ".warc.gz"), "arc": (".arc", ".arc.gz")}
+
+
 def detect_format(path: str, configured: str = "auto") -> str:
     if configured != "auto":
         return configured
@@ -35,8 +40,12 @@ def detect_format(path: str, configured: str = "auto") -> str:
         return "jsonl"
     if p.endswith((".parquet", ".pq")):
         return "parquet"
+    for fmt, endings in WEB_CRAWL_FORMATS.items():
+        if p.endswith(endings):
+            return fmt
     raise ConfigError(
-        f"cannot tell the format of input {path!r} from its name; set input.format to jsonl, jsonl.gz or parquet"
+        f"cannot tell the format of input {path!r} from its name; set input.format to jsonl, jsonl.gz, parquet, "
+        "warc, wet or arc"
     )
 
 
@@ -106,7 +115,20 @@ def record_to_document(obj, cfg: InputConfig, source: str, line: int, raw: bytes
     if url is not None and not isinstance(url, str):
         url = str(url)
     meta = {f: obj[f] for f in cfg.meta_fields if obj.get(f) is not None}
+    # Ids, URLs and annotations become Beam keys and Parquet strings, which must be valid UTF-8: a lone
+    # surrogate escape ("\udc00", legal in JSON) would crash the run at the first key (issue 13, item 3).
+    for name, value in ((cfg.id_field, doc_id), (cfg.url_field, url), ("meta_fields", meta)):
+        if value is not None and not _valid_unicode(value):
+            return bad(f"field {name!r} contains lone surrogates (invalid Unicode)")
     return Document(id=doc_id, text=text, url=url, source=source, line=line, meta=meta)
+
+
+def _valid_unicode(value) -> bool:
+    try:
+        (value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)).encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _read_lines(f, max_line_bytes: int) -> Iterator[tuple[int, bytes, bool]]:
@@ -126,30 +148,42 @@ def _read_lines(f, max_line_bytes: int) -> Iterator[tuple[int, bytes, bool]]:
         yield n, chunk, False
 
 
+_BOM = b"\xef\xbb\xbf"
+
+
 def read_jsonl(fileobj, cfg: InputConfig, source: str) -> Iterator[Document | Quarantined]:
-    for line_no, raw, too_long in _read_lines(fileobj, cfg.max_line_bytes):
-        if too_long:
-            yield Quarantined(source, line_no, f"line longer than input.max_line_bytes={cfg.max_line_bytes}; not parsed",
-                              _bounded(raw))
-            continue
-        stripped = raw.strip()
-        if not stripped:
-            yield Quarantined(source, line_no, "blank line", raw)
-            continue
-        try:
-            decoded = stripped.decode("utf-8")
-        except UnicodeDecodeError as e:
-            yield Quarantined(source, line_no, f"invalid UTF-8 at byte {e.start}: {e.reason}", _bounded(raw))
-            continue
-        try:
-            obj = json.loads(decoded)
-        except json.JSONDecodeError as e:
-            yield Quarantined(source, line_no, f"invalid JSON: {e.msg} at column {e.colno}", _bounded(raw))
-            continue
-        except RecursionError:
-            yield Quarantined(source, line_no, "invalid JSON: nested too deeply", _bounded(raw))
-            continue
-        yield record_to_document(obj, cfg, source, line_no, raw)
+    """Every line of a JSONL stream. A stream that breaks (truncated gzip) ends with one quarantine record at
+    the line where it broke, saying how many lines were read before it."""
+    line_no = 0
+    try:
+        for line_no, raw, too_long in _read_lines(fileobj, cfg.max_line_bytes):
+            if line_no == 1 and raw.startswith(_BOM):
+                raw = raw[len(_BOM):]  # editors on Windows write one; it is not part of the first record
+            yield _parse_line(line_no, raw, too_long, cfg, source)
+    except (OSError, EOFError, zlib.error) as e:
+        yield Quarantined(source, line_no + 1, f"input stream broken at line {line_no + 1} ({type(e).__name__}: "
+                                               f"{e}); {line_no} line(s) were read, the rest of the file could not be",
+                          b"")
+
+
+def _parse_line(line_no: int, raw: bytes, too_long: bool, cfg: InputConfig, source: str) -> Document | Quarantined:
+    if too_long:
+        return Quarantined(source, line_no, f"line longer than input.max_line_bytes={cfg.max_line_bytes}; not parsed",
+                           _bounded(raw))
+    stripped = raw.strip()
+    if not stripped:
+        return Quarantined(source, line_no, "blank line", raw)
+    try:
+        decoded = stripped.decode("utf-8")
+    except UnicodeDecodeError as e:
+        return Quarantined(source, line_no, f"invalid UTF-8 at byte {e.start}: {e.reason}", _bounded(raw))
+    try:
+        obj = json.loads(decoded)
+    except json.JSONDecodeError as e:
+        return Quarantined(source, line_no, f"invalid JSON: {e.msg} at column {e.colno}", _bounded(raw))
+    except RecursionError:
+        return Quarantined(source, line_no, "invalid JSON: nested too deeply", _bounded(raw))
+    return record_to_document(obj, cfg, source, line_no, raw)
 
 
 def read_parquet(fileobj, cfg: InputConfig, source: str) -> Iterator[Document | Quarantined]:
@@ -166,11 +200,22 @@ def read_parquet(fileobj, cfg: InputConfig, source: str) -> Iterator[Document | 
         return
     columns = [c for c in (cfg.text_field, cfg.id_field, cfg.url_field, *cfg.meta_fields) if c and c in names]
     row = 0
-    for batch in pf.iter_batches(batch_size=1024, columns=columns):
-        for obj in batch.to_pylist():
-            row += 1
-            raw = json.dumps(obj, ensure_ascii=False, default=str).encode("utf-8", "replace")
-            yield record_to_document(obj, cfg, source, row, raw)
+    # Row group by row group: a valid footer does not make valid pages. A corrupt row group becomes one
+    # quarantine record naming the file and the rows lost (issue 13, item 3); the next group is read.
+    for rg in range(pf.num_row_groups):
+        n = pf.metadata.row_group(rg).num_rows
+        try:
+            table = pf.read_row_group(rg, columns=columns)
+        except Exception as e:
+            yield Quarantined(source, row + 1, f"unreadable Parquet row group {rg} (rows {row + 1}-{row + n}, {n} "
+                                               f"row(s) lost): {type(e).__name__}: {str(e)[:300]}", b"")
+            row += n
+            continue
+        for batch in table.to_batches(max_chunksize=1024):
+            for obj in batch.to_pylist():
+                row += 1
+                raw = json.dumps(obj, ensure_ascii=False, default=str).encode("utf-8", "replace")
+                yield record_to_document(obj, cfg, source, row, raw)
 
 
 def read_file(path: str, cfg: InputConfig) -> Iterator[Document | Quarantined]:
@@ -184,13 +229,15 @@ def read_file(path: str, cfg: InputConfig) -> Iterator[Document | Quarantined]:
         yield Quarantined(path, 0, f"cannot open input: {type(e).__name__}: {e}", b"")
         return
     with f:
+        if fmt in WEB_CRAWL_FORMATS:
+            from corpusforge.io.warc import read_warc
+
+            yield from read_warc(f, cfg, path, fmt)  # gzip or plain is detected from the bytes
+            return
         if fmt == "parquet":
-            data = io.BytesIO(f.read())
-            yield from read_parquet(data, cfg, path)
+            # Parquet needs random access; a stream without seek (some stores) is read into memory once.
+            seekable = getattr(f, "seekable", lambda: False)()
+            yield from read_parquet(f if seekable else io.BytesIO(f.read()), cfg, path)
             return
         stream = gzip.GzipFile(fileobj=f, mode="rb") if fmt == "jsonl.gz" else f
-        try:
-            yield from read_jsonl(stream, cfg, path)
-        except (OSError, EOFError, gzip.BadGzipFile) as e:
-            yield Quarantined(path, -1, f"input stream broken ({type(e).__name__}: {e}); records after this point "
-                                        "could not be read", b"")
+        yield from read_jsonl(stream, cfg, path)

@@ -61,15 +61,30 @@ def _copy_delta(src_dir: str, dst_dir: str) -> list[str]:
     return names
 
 
+def _crash_point(step: str) -> None:
+    """Called before every commit step. Does nothing; the kill-at-every-step test replaces it."""
+
+
 def run_refresh(cfg: RefreshConfig) -> dict:
-    """Run one refresh. Returns {"refreshed": bool, "version": N, "run_dir": ..., "stats": ..., "new_inputs": [...]}."""
+    """Run one refresh. Returns {"refreshed": bool, "version": N, "run_dir": ..., "stats": ..., "new_inputs": [...]}.
+
+    Holds an exclusive lock on the state directory for the whole refresh (corpusforge.io.runlock): two
+    refreshes of one state would both build version N+1 from version N.
+    """
+    from corpusforge.io.runlock import RunLock
+
+    if not cfg.dedup.enabled:
+        raise ConfigError("refresh needs dedup.enabled: true (it deduplicates new input against earlier runs)")
+    with RunLock(cfg.state_dir, what="state_dir"):
+        return _refresh_locked(cfg)
+
+
+def _refresh_locked(cfg: RefreshConfig) -> dict:
     from corpusforge.io.readers import resolve_inputs
     from corpusforge.io.writers import write_json_atomic
     from corpusforge.pipelines.curate import _remove, run_curate
     from corpusforge.pipelines.dedup import minhash_params
 
-    if not cfg.dedup.enabled:
-        raise ConfigError("refresh needs dedup.enabled: true (it deduplicates new input against earlier runs)")
     root = cfg.state_dir.rstrip("/")
     params = {"minhash": minhash_params(cfg.dedup) if cfg.dedup.minhash else None, "exact": cfg.dedup.exact,
               "url": cfg.dedup.url, "line_dedup": cfg.dedup.line_dedup}
@@ -95,16 +110,24 @@ def run_refresh(cfg: RefreshConfig) -> dict:
     # The version's run directory belongs to this refresh until LATEST names it: a leftover from a failed
     # attempt is resumed (same inputs) or replaced (changed inputs).
     run_cfg = cfg.model_copy(update={"output": cfg.output.model_copy(update={"overwrite": True})})
-    stats = run_curate(run_cfg, files=new, dedup_state_dir=state_in, run_dir=run_dir, extra_manifest={
+    # Ids kept by earlier versions: a new file reusing one (or an edited file re-read) must not keep a second
+    # document under it (issue 13, item 6).
+    known = [f"{root}/{f}" for f in prev["files"]] if prev else None
+    stats = run_curate(run_cfg, files=new, dedup_state_dir=state_in, run_dir=run_dir, known_id_files=known,
+                       extra_manifest={
         "command": "refresh",
         "refresh_version": version,
         "state_in": state_in,
         "skipped_inputs": [f.path for f in files if (f.path, f.checksum) in done],
     })
 
+    # Commit: every step below is redone from scratch by a rerun until LATEST names the new version (the
+    # run directory above is complete by then: run_curate returns only after its _SUCCESS).
     vdir_rel = f"versions/{vname}"
     vdir = f"{root}/{vdir_rel}"
+    _crash_point("remove version dir")
     _remove(vdir)
+    _crash_point("copy delta")
     names = _copy_delta(f"{run_dir}/state", f"{vdir}/delta")
     manifest = {
         "version": version,
@@ -115,7 +138,9 @@ def run_refresh(cfg: RefreshConfig) -> dict:
         "runs": (prev["runs"] if prev else []) + [run_dir],
         "dedup_params": params,
     }
+    _crash_point("state.json")
     write_json_atomic(manifest, f"{vdir}/state.json")
+    _crash_point(LATEST)
     write_json_atomic({"version": version, "version_dir": vdir_rel}, f"{root}/{LATEST}")
     return {"refreshed": True, "version": version, "run_dir": run_dir, "stats": stats,
             "new_inputs": [f.path for f in new]}

@@ -1,0 +1,124 @@
+"""Peak memory of `corpusforge curate` as the corpus grows (issue 13, item 5).
+
+    .venv/bin/python bench/bench_memory.py --base-docs 1250 --scales 1 4 16
+
+For each scale s, builds a corpus of s * base-docs documents (scripts/make_bench_corpus.py: real demo
+paragraphs plus junk, PII letters and duplicates), runs `corpusforge curate` on it in a subprocess with the
+FnApi runner in multi_processing mode, and samples the RSS of every process of the run's process tree from
+/proc every 0.2 s. Prints, per scale: the driver's peak, the largest peak of any single worker process, and
+the peak of the whole tree summed at one instant. Goal (issue 13): per-worker peak within +10% from 1x to 16x.
+
+The config is configs/local.yaml's stages with perplexity and PII off by default (--pii/--perplexity turn them
+on): they add fixed model memory per worker, not memory that grows with the corpus, and make 16x slow on 2
+cores.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _tree_rss() -> dict[int, tuple[int, int]]:
+    """pid -> (ppid, rss bytes) for every process on the machine we may read."""
+    out = {}
+    page = os.sysconf("SC_PAGE_SIZE")
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                stat = f.read()
+            with open(f"/proc/{entry}/statm") as f:
+                rss_pages = int(f.read().split()[1])
+        except OSError:
+            continue
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        out[int(entry)] = (ppid, rss_pages * page)
+    return out
+
+
+def _descendants(root: int, procs: dict[int, tuple[int, int]]) -> list[int]:
+    children: dict[int, list[int]] = {}
+    for pid, (ppid, _) in procs.items():
+        children.setdefault(ppid, []).append(pid)
+    seen, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        seen.append(pid)
+        todo.extend(children.get(pid, []))
+    return seen
+
+
+def measure(cmd: list[str], env: dict) -> dict:
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    driver_peak = worker_peak = tree_peak = 0
+    t0 = time.time()
+    while proc.poll() is None:
+        procs = _tree_rss()
+        pids = [p for p in _descendants(proc.pid, procs) if p in procs]
+        rss = {p: procs[p][1] for p in pids}
+        driver_peak = max(driver_peak, rss.get(proc.pid, 0))
+        worker_peak = max([worker_peak] + [v for p, v in rss.items() if p != proc.pid])
+        tree_peak = max(tree_peak, sum(rss.values()))
+        time.sleep(0.2)
+    output = proc.stdout.read()
+    if proc.returncode != 0:
+        raise SystemExit(f"curate failed ({proc.returncode}):\n{output[-3000:]}")
+    return {"seconds": round(time.time() - t0, 1), "driver_peak_mb": round(driver_peak / 2**20),
+            "worker_peak_mb": round(worker_peak / 2**20), "tree_peak_mb": round(tree_peak / 2**20),
+            "summary": [l for l in output.splitlines() if l.startswith("curate finished")]}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--base-docs", type=int, default=1250)
+    ap.add_argument("--scales", type=int, nargs="+", default=[1, 4, 16])
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--pii", action="store_true")
+    ap.add_argument("--perplexity", action="store_true")
+    ap.add_argument("--work", type=Path, default=None, help="where corpora and runs go (default: a temp dir)")
+    ap.add_argument("--json", type=Path, default=None, help="also write the results here")
+    args = ap.parse_args()
+    work = args.work or Path(tempfile.mkdtemp(prefix="bench-memory-"))
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS": ""}
+    results = []
+    for scale in args.scales:
+        n = scale * args.base_docs
+        corpus = work / f"corpus-{n}"
+        if not corpus.exists():
+            subprocess.run([sys.executable, str(ROOT / "scripts" / "make_bench_corpus.py"), "--docs", str(n),
+                            "--out", str(corpus)], check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
+        size = sum(p.stat().st_size for p in corpus.glob("*.jsonl*"))
+        run = work / f"run-{n}"
+        cmd = [sys.executable, "-m", "corpusforge.cli", "curate", "--config", str(ROOT / "configs" / "local.yaml"),
+               "--set", f"input.paths=['{corpus}/*.jsonl.gz']", "--set", f"output.dir={run}",
+               "--set", f"output.overwrite=true", "--set", f"runner.direct_num_workers={args.workers}",
+               "--set", "runner.direct_running_mode=multi_processing",
+               "--set", f"perplexity.enabled={str(args.perplexity).lower()}",
+               "--set", f"perplexity.models_dir={ROOT}/models/demo_lm",
+               "--set", f"pii.enabled={str(args.pii).lower()}", "--set", "report=false"]
+        r = {"scale": scale, "docs": n, "input_mb": round(size / 2**20, 1), **measure(cmd, env)}
+        results.append(r)
+        print(json.dumps(r), flush=True)
+    base = results[0]
+    print(f"\n{'scale':>5} {'docs':>7} {'input MB':>9} {'driver MB':>10} {'worker MB':>10} {'tree MB':>8} {'s':>7}")
+    for r in results:
+        print(f"{r['scale']:>4}x {r['docs']:>7} {r['input_mb']:>9} {r['driver_peak_mb']:>10} {r['worker_peak_mb']:>10} "
+              f"{r['tree_peak_mb']:>8} {r['seconds']:>7}")
+    last = results[-1]
+    print(f"worker peak {last['scale']}x vs {base['scale']}x: "
+          f"{(last['worker_peak_mb'] / max(base['worker_peak_mb'], 1) - 1) * 100:+.0f}% (goal: within +10%)")
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
