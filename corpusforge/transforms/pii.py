@@ -16,7 +16,10 @@ pipeline per document:
 
 Language: `doc.meta["language"]` from the LID stage; a document without it is treated as `default_language`
 ("en": the stage is often used on its own, on English text, without LID). Pattern recognizers run on every
-language; NER runs only where `ner_languages` names a model, and `doc.meta["pii_ner"]` says whether it did.
+language; NER runs where `ner_languages` names a model (en_core_web_sm, fr_core_news_sm by default) or
+`ner_fallback` lends another language's model, and `doc.meta["pii_ner"]` names the spaCy package that ran
+(None: patterns only). No German spaCy 3.8 pipeline is installable from PyPI; the English model as a German
+stand-in was measured and left off (bench/results/pii.md).
 
 Personal values never leave this stage except as anonymized text: `doc.meta["pii_counts"]` holds counts per
 entity type, a Drop's signals hold counts only, and exceptions raised here carry the document id and the error
@@ -39,7 +42,8 @@ from corpusforge.config import ConfigError, PIIConfig  # noqa: E402
 from corpusforge.records import Document, Drop, TransformResult  # noqa: E402
 from corpusforge.transforms.base import DocumentTransform  # noqa: E402
 from corpusforge.transforms.pii_recognizers import (  # noqa: E402
-    fast_phone_recognizer, model_lexicon, person_shaped_org, plausible, street_address_recognizer,
+    NAME_CLUSTERS, UI_WORDS, WEAK_NAME_SCORE, card_recognizer, cluster_name_recognizer, fast_phone_recognizer,
+    lexicon_accepts, model_lexicon, name_lexicon, person_shaped_org, plausible, street_address_recognizer,
 )
 
 # spaCy labels -> Presidio entity types (as Presidio's default NerModelConfiguration maps them).
@@ -59,7 +63,8 @@ NER_EXCLUDE = ["tok2vec", "tagger", "morphologizer", "parser", "attribute_ruler"
 # Phone context in the languages of the demo corpus, on top of Presidio's English words.
 PHONE_CONTEXT = ["phone", "number", "telephone", "cell", "cellphone", "mobile", "call", "tel", "telefon",
                  "handy", "rufnummer", "anrufen", "téléphone", "portable", "appeler", "teléfono", "telefono",
-                 "telefone", "bellen", "fax", "contact", "reach"]
+                 "telefone", "bellen", "fax", "contact", "reach", "reached", "ring", "dial", "hotline", "helpdesk", "rufen",
+                 "sms", "whatsapp", "mobil", "nummer", "numéro", "tél", "appelez"]
 FAKER_LOCALES = {"en": "en_US", "de": "de_DE", "fr": "fr_FR", "es": "es_ES", "it": "it_IT", "pt": "pt_PT",
                  "nl": "nl_NL"}
 
@@ -69,14 +74,36 @@ _NAME_LIKE_STOP_WORDS = {"will", "may", "bill", "mark", "sue", "rose", "june", "
 _SENTENCE = re.compile(r"[^\n.!?]*(?:[.!?]+|\n|$)")
 
 
+# doc.meta["pii_ner"] for a language whose names come from word clusters and a dictionary (pii.name_lexicons).
+NAME_LEXICON_METHOD = "name-clusters:spacy-lookups-data"
+# A weak name (two capitalised words, no cluster evidence) counts when a phone, e-mail, street or IBAN follows it
+# within this many characters, with only punctuation and up to two short words between: "Ehrentraud Flantz
+# (e-mail", "Stilla Mosemann, Street 5", "Sofia Kensy unter +49 ...", "Ariane Tlustek, Tel.: ...".
+NAME_NEIGHBOUR_GAP = re.compile(r"[ \t]*[,:;(<\[–-]?[ \t]*(?:[^\W\d_]{1,8}\.?:?[ \t]+){0,2}[(<\[]?")
+NAME_NEIGHBOURS = {"PHONE_NUMBER", "EMAIL_ADDRESS", "STREET_ADDRESS", "IBAN_CODE"}
+
+
+def promote_names_before_pii(text: str, results: list, thresholds: dict[str, float]) -> list:
+    """Lift PERSON results under their threshold (weak word-cluster names) to the threshold when a personal
+    value the pattern recognizers found follows them (NAME_NEIGHBOUR_GAP): a name written next to a contact
+    detail is a person's name, whatever its words."""
+    person_t = thresholds.get("PERSON", 1.1)
+    starts = sorted(r.start for r in results
+                    if r.entity_type in NAME_NEIGHBOURS and r.score >= thresholds.get(r.entity_type, 1.1))
+    for r in results:
+        if r.entity_type == "PERSON" and r.score < person_t:
+            if any(NAME_NEIGHBOUR_GAP.fullmatch(text, r.end, s) for s in starts if r.end <= s <= r.end + 32):
+                r.score = person_t
+    return results
+
+
 class PIIStageError(RuntimeError):
     """An error inside the PII stage; the message names the document and the error type, never its text."""
 
 
-def _stop_words() -> frozenset[str]:
-    from spacy.lang.en.stop_words import STOP_WORDS
-
-    return frozenset(w for w in STOP_WORDS if w not in _NAME_LIKE_STOP_WORDS)
+def _stop_words(nlp) -> frozenset[str]:
+    """The stop words of a spaCy pipeline's language, less those that are also common first names."""
+    return frozenset(w for w in nlp.Defaults.stop_words if w not in _NAME_LIKE_STOP_WORDS)
 
 
 def ner_segments(text: str, stop_words: frozenset[str], lexicon: frozenset[str] = frozenset()) -> list[tuple[int, int]]:
@@ -105,7 +132,9 @@ def ner_segments(text: str, stop_words: frozenset[str], lexicon: frozenset[str] 
             first = False
         if not candidate:
             continue
-        if runs and text[runs[-1][1]:s].strip() == "":
+        # Runs stop at line breaks: a heading or a menu path above a sentence is no context for a name, and
+        # spans that cross lines ("Clipboard\n\nMaureen Collins") are rejected downstream.
+        if runs and text[runs[-1][1]:s].strip(" \t") == "" and not text[runs[-1][0]:runs[-1][1]].endswith("\n"):
             runs[-1] = (runs[-1][0], e)
         else:
             runs.append((s, e))
@@ -184,8 +213,8 @@ def pattern_recognizers(entities: Sequence[str], language: str, phone_regions: S
         "PHONE_NUMBER": lambda: (
             fast_phone_recognizer(language, PHONE_CONTEXT, tuple(phone_regions)) if fast else
             PhoneRecognizer(supported_language=language, context=PHONE_CONTEXT, supported_regions=tuple(phone_regions))),
-        "CREDIT_CARD": lambda: CreditCardRecognizer(
-            supported_language=language, patterns=CreditCardRecognizer.PATTERNS + [MASTERCARD_2_SERIES]),
+        "CREDIT_CARD": lambda: (card_recognizer(language) if fast else CreditCardRecognizer(
+            supported_language=language, patterns=CreditCardRecognizer.PATTERNS + [MASTERCARD_2_SERIES])),
         "IBAN_CODE": lambda: IbanRecognizer(supported_language=language),
         "IP_ADDRESS": lambda: IpRecognizer(supported_language=language),
         "US_SSN": lambda: UsSsnRecognizer(supported_language=language),
@@ -205,9 +234,11 @@ def build_analyzer(cfg: PIIConfig, pipelines: dict, languages: Sequence[str], fa
     ner_entities = [e for e in cfg.entities if e in NER_ENTITIES]
     for lang in languages:
         recognizers += pattern_recognizers(cfg.entities, lang, cfg.phone_regions, fast)
-        if ner_entities and lang in cfg.ner_languages:
+        if ner_entities and (lang in cfg.ner_languages or lang in cfg.ner_fallback):
             recognizers.append(SpacyRecognizer(supported_language=lang, supported_entities=ner_entities,
                                                ner_strength=NER_SCORE))
+        if "PERSON" in cfg.entities and lang in cfg.name_lexicons and lang not in cfg.ner_languages:
+            recognizers.append(cluster_name_recognizer(lang, _stop_words(pipelines[lang])))
     registry = RecognizerRegistry(recognizers=recognizers, supported_languages=list(languages))
     return AnalyzerEngine(registry=registry, nlp_engine=_PipelinesNlpEngine.build(pipelines),
                           supported_languages=list(languages))
@@ -226,7 +257,8 @@ class PIIRedactor(DocumentTransform):
 
     name = "pii"
     sensitive = True  # the pipeline wrapper withholds exception messages and raw bytes for this stage
-    _unpicklable = ("_nlp", "_tokenizers", "_analyzer", "_fakers", "_secret", "_stop_words", "_lexicons")
+    _unpicklable = ("_nlp", "_tokenizers", "_analyzer", "_fakers", "_secret", "_stop_words", "_lexicons",
+                    "_ner_model", "_name_lexicons")
 
     def __init__(self, cfg: PIIConfig | None = None):
         self.cfg = cfg or PIIConfig(enabled=True)
@@ -238,6 +270,8 @@ class PIIRedactor(DocumentTransform):
         self._secret = None
         self._stop_words = None
         self._lexicons = None
+        self._ner_model = None
+        self._name_lexicons = None
 
     # ------------------------------------------------------------------------------------- setup
     def setup(self) -> None:
@@ -257,6 +291,10 @@ class PIIRedactor(DocumentTransform):
         # Presidio logs at debug level with matched values in some messages: keep its logger quiet.
         logging.getLogger("presidio-analyzer").setLevel(logging.ERROR)
         needs_ner = any(e in NER_ENTITIES for e in cfg.entities)
+        unknown = sorted(set(cfg.name_lexicons) - set(NAME_CLUSTERS))
+        if unknown:
+            raise ConfigError(f"pii.name_lexicons {unknown}: no name clusters for these languages (supported: "
+                              f"{sorted(NAME_CLUSTERS)}); remove them or add their clusters to NAME_CLUSTERS")
         self._nlp = {}
         if needs_ner:
             for lang, package in sorted(cfg.ner_languages.items()):
@@ -270,8 +308,14 @@ class PIIRedactor(DocumentTransform):
                 except ImportError:  # no spaCy language module: the multi-language tokenizer
                     self._tokenizers[lang] = spacy.blank("xx")
         self._analyzer = build_analyzer(cfg, self._tokenizers, languages)
-        self._stop_words = _stop_words()
+        self._stop_words = {lang: _stop_words(nlp) for lang, nlp in self._tokenizers.items()}
         self._lexicons = {lang: model_lexicon(cfg.ner_languages[lang]) for lang in self._nlp}
+        # Which model's NER covers a language: its own, or a stand-in (pii.ner_fallback), or none.
+        self._ner_model = {lang: lang for lang in self._nlp}
+        self._ner_model.update({lang: to for lang, to in cfg.ner_fallback.items() if to in self._nlp})
+        # Word-cluster names where no model of the language's own runs (loaded once per process, ~3 s).
+        self._name_lexicons = {lang: name_lexicon(lang) for lang in cfg.name_lexicons
+                               if "PERSON" in cfg.entities and lang not in self._nlp}
         self._fakers = {}
 
     def _language(self, doc: Document) -> str:
@@ -280,29 +324,42 @@ class PIIRedactor(DocumentTransform):
         return lang if lang in self._tokenizers else "xx"
 
     # --------------------------------------------------------------------------------- detection
-    def _ner_entities(self, texts: list[str], langs: list[str]) -> tuple[list[list[tuple]], list[bool]]:
-        """NER spans (start, end, type, score) per document (batched with nlp.pipe per language) and whether
-        NER covered the document."""
+    def ner_package(self, lang: str) -> str | None:
+        """The spaCy package whose NER runs on documents in `lang`; NAME_LEXICON_METHOD where names come from
+        word clusters only (pii.name_lexicons); None: pattern recognizers only."""
+        model = self._ner_model.get(lang)
+        if model is not None:
+            return self.cfg.ner_languages[model]
+        return NAME_LEXICON_METHOD if lang in self._name_lexicons else None
+
+    def _ner_entities(self, texts: list[str], langs: list[str]) -> list[list[tuple]]:
+        """NER spans (start, end, type, score) per document, batched with nlp.pipe per model."""
         ents: list[list[tuple]] = [[] for _ in texts]
-        covered = [lang in self._nlp for lang in langs]
         wanted = set(self.cfg.entities) & NER_ENTITIES
-        for lang, nlp in self._nlp.items():
+        for model, nlp in self._nlp.items():
             jobs = []
-            for i, (text, l) in enumerate(zip(texts, langs)):
-                if l == lang:
-                    jobs += [(i, s, e) for s, e in ner_segments(text, self._stop_words, self._lexicons.get(lang, frozenset()))]
+            for i, (text, lang) in enumerate(zip(texts, langs)):
+                if self._ner_model.get(lang) == model:
+                    # Sentence-initial ordinary words are known only in the model's own language.
+                    lexicon = self._lexicons.get(model, frozenset()) if lang == model else frozenset()
+                    jobs += [(i, s, e) for s, e in ner_segments(text, self._stop_words[lang], lexicon)]
             if not jobs:
                 continue
             segments = (texts[i][s:e] for i, s, e in jobs)
             for (i, s, _), sdoc in zip(jobs, nlp.pipe(segments, batch_size=NER_PIPE_BATCH)):
                 for ent in sdoc.ents:
                     label = NER_LABELS.get(ent.label_)
+                    # A stand-in model's names must pass the language's dictionary check (pii.name_lexicons).
+                    if label == "PERSON" and langs[i] in self._name_lexicons and not lexicon_accepts(
+                            ent.text, self._name_lexicons[langs[i]]):
+                        continue
                     if label in wanted:
                         ents[i].append((s + ent.start_char, s + ent.end_char, label, NER_SCORE))
-                    elif ent.label_ == "ORG" and "PERSON" in wanted and person_shaped_org(
-                            texts[i], s + ent.start_char, s + ent.end_char, self._lexicons.get(lang)):
+                    elif ent.label_ == "ORG" and "PERSON" in wanted and langs[i] == model and person_shaped_org(
+                            texts[i], s + ent.start_char, s + ent.end_char, self._lexicons.get(model),
+                            UI_WORDS.get(model, frozenset())):
                         ents[i].append((s + ent.start_char, s + ent.end_char, "PERSON", ORG_AS_PERSON_SCORE))
-        return ents, covered
+        return ents
 
     def _analyze(self, text: str, lang: str, ner: list[tuple]) -> list[tuple[int, int, str, float]]:
         from presidio_analyzer.nlp_engine import NlpArtifacts
@@ -320,26 +377,37 @@ class PIIRedactor(DocumentTransform):
             nlp_engine=self._analyzer.nlp_engine, language=lang, scores=scores,
         )
         thresholds = {e: cfg.score_thresholds.get(e, cfg.default_score_threshold) for e in cfg.entities}
+        own_model = lang in self._nlp
+        lexicon = self._lexicons.get(lang)
+        # UI words of the document's language and English (interfaces mix in English product vocabulary).
+        ui_words = UI_WORDS.get(lang, frozenset()) | UI_WORDS["en"]
+        floor = min(thresholds.values())
+        if lang in self._name_lexicons:
+            floor = min(floor, WEAK_NAME_SCORE)
         results = self._analyzer.analyze(
             text=text, language=lang, entities=list(cfg.entities), nlp_artifacts=artifacts,
-            score_threshold=min(thresholds.values()), allow_list=list(cfg.allow_list) or None,
+            score_threshold=floor, allow_list=list(cfg.allow_list) or None,
         )
+        if lang in self._name_lexicons:
+            results = promote_names_before_pii(text, results, thresholds)
         found = []
         for r in results:
             if r.score < thresholds.get(r.entity_type, 1.1):
                 continue
-            if not plausible(r.entity_type, text, r.start, r.end, cfg.keep_private_ips, self._lexicons.get(lang)):
+            if not plausible(r.entity_type, text, r.start, r.end, cfg.keep_private_ips, lexicon, ui_words,
+                             single_word=own_model, stop_words=self._stop_words[lang]):
                 continue
             found.append((r.start, r.end, r.entity_type, float(r.score)))
         return resolve_overlaps(found)
 
-    def detect_batch(self, docs: Sequence[Document]) -> list[tuple[list[tuple[int, int, str, float]], bool]]:
-        """(spans, ner_ran) per document; spans are (start, end, entity_type, score), sorted, non-overlapping."""
+    def detect_batch(self, docs: Sequence[Document]) -> list[tuple[list[tuple[int, int, str, float]], str | None]]:
+        """(spans, ner_package) per document; spans are (start, end, entity_type, score), sorted,
+        non-overlapping; ner_package is the spaCy package whose NER ran on the document, or None."""
         self.setup()
         texts = [d.text for d in docs]
         langs = [self._language(d) for d in docs]
-        ner, covered = self._ner_entities(texts, langs)
-        return [(self._analyze(t, l, n), c) for t, l, n, c in zip(texts, langs, ner, covered)]
+        ner = self._ner_entities(texts, langs)
+        return [(self._analyze(t, l, n), self.ner_package(l)) for t, l, n in zip(texts, langs, ner)]
 
     # ----------------------------------------------------------------------------- anonymization
     def _faker(self, lang: str):
@@ -408,7 +476,7 @@ class PIIRedactor(DocumentTransform):
         return "".join(out)
 
     # ------------------------------------------------------------------------------------ results
-    def _finish(self, doc: Document, spans, ner_ran: bool) -> tuple[str, dict[str, int], TransformResult | None]:
+    def _finish(self, doc: Document, spans, ner_ran: str | None) -> tuple[str, dict[str, int], TransformResult | None]:
         counts: dict[str, int] = {}
         for _, _, entity, _ in spans:
             counts[entity] = counts.get(entity, 0) + 1
@@ -422,11 +490,11 @@ class PIIRedactor(DocumentTransform):
         return text, counts, drop
 
     @staticmethod
-    def _commit(doc: Document, text: str, counts: dict[str, int], ner_ran: bool, drop) -> TransformResult:
+    def _commit(doc: Document, text: str, counts: dict[str, int], ner_ran: str | None, drop) -> TransformResult:
         doc.text = text
         doc.original_text = None  # the text as read still holds the values
         doc.meta["pii_counts"] = counts
-        doc.meta["pii_ner"] = ner_ran
+        doc.meta["pii_ner"] = ner_ran  # the spaCy package whose NER ran, None for pattern recognizers only
         return drop if drop is not None else doc
 
     def process_batch(self, docs: Sequence[Document]) -> list[TransformResult]:

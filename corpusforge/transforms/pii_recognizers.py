@@ -2,7 +2,7 @@
 
 * `StreetAddressRecognizer`: Presidio ships no street-address recognizer. This one matches postal street
   lines in the US and UK (house number, street name, USPS Publication 28 Appendix C1 street suffix, unit),
-  German (``Hauptstraße 12``, ``Am Markt 5``) and French (``12, rue de la Paix``) formats, with an optional
+  US military mail (Publication 28 section 225: PSC/Unit/ship, APO/FPO/DPO), German (``Hauptstraße 12``, ``Am Markt 5``) and French (``12, rue de la Paix``) formats, with an optional
   postcode/city tail.
 * `plausible(...)`: post-filters for the false positives Presidio users report (numbers, versions, log lines
   and code identifiers tagged as PERSON or DATE_TIME; version strings read as IP addresses; order numbers read
@@ -71,6 +71,12 @@ FR_STREET = rf"\b[0-9]{{1,4}}(?:[ \t]?(?:bis|ter|[A-D]))?,?[ \t]+{_FR_NAME}{_FR_
 # Without a house number, a French street is an address only with its postcode and town.
 FR_STREET_NO_NUMBER = rf"(?<![\w'’])(?<!\d,[ \t]){_FR_NAME}{_FR_TAIL}"
 
+# US military mail (USPS Publication 28, section 225): "PSC 1234, Box 5678", "Unit 1234 Box 5678" or a ship
+# ("USS Ortega") with APO/FPO/DPO and the AA/AE/AP "state" codes; no street, so the patterns above miss it.
+US_MILITARY = (r"\b(?:(?:PSC|CMR|Unit)[ \t]+[0-9]{1,5},?[ \t]+Box[ \t]+[0-9]{1,5}"
+               r"|(?:USS|USNS|USNV|USCGC)[ \t]+[A-Z][A-Za-z'’\-]+(?:[ \t][A-Z][A-Za-z'’\-]+){0,2})"
+               r",?[ \t]+(?:APO|FPO|DPO)[ \t]+A[AEP][ \t]+[0-9]{5}(?:-[0-9]{4})?\b")
+
 ADDRESS_CONTEXT = ["address", "live", "lives", "located", "street", "mail", "ship", "deliver", "adresse", "anschrift",
                    "wohnt", "wohnhaft", "domicile", "habite", "postal"]
 
@@ -86,6 +92,7 @@ def street_address_recognizer(language: str):
         Pattern("street_de_ring", DE_RING_STREET, 0.6),
         Pattern("street_fr", FR_STREET, 0.6),
         Pattern("street_fr_no_number", FR_STREET_NO_NUMBER, 0.6),
+        Pattern("us_military", US_MILITARY, 0.6),
     ]
     # Case matters here: capitalisation is what tells "12 Baker Street" from "12 baker streets".
     return PatternRecognizer(
@@ -112,6 +119,12 @@ _TECH_WORDS = {
     "systemd", "cron", "sudo", "ssh", "http", "https", "json", "yaml", "xml", "html", "css", "api", "sdk", "cli",
     "gpu", "cpu", "ram", "url", "uri", "utc", "gmt", "todo", "readme", "makefile", "dockerfile", "localhost",
     "hi", "hello", "dear", "thanks", "regards", "cheers", "ok", "okay", "yes", "no",
+    # office and operating-system product names
+    "microsoft", "excel", "powerpoint", "outlook", "windows", "macos", "android", "ios", "libreoffice",
+    "openoffice", "calc", "impress", "writer", "firefox", "chrome", "safari", "thunderbird", "adobe", "acrobat",
+    "photoshop", "google", "apple", "oracle", "sql", "basic", "vba", "unicode", "ascii", "wiki", "wikipedia",
+    # key names
+    "ctrl", "alt", "esc", "backspace", "cmd", "del", "pgup", "pgdn", "altgr", "maj", "strg", "entf",
 }
 _LOG_LINE = re.compile(
     r"^\s*(?:\[?\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}|\[?\d{2}:\d{2}:\d{2}|[A-Z][a-z]{2} +\d{1,2} \d{2}:\d{2}:\d{2})"
@@ -128,7 +141,10 @@ _VERSION_CONTEXT = re.compile(
 )
 _NUMBER_ID_CONTEXT = re.compile(
     r"(?:\bisbn(?:-1[03])?|\border|\binvoice|\bticket|\bissue|\bserial|\bsku|\bpart|\bitem|\bbuild|\bversion|"
-    r"\bcase|\btracking|\bref(?:erence)?|\bid|\bno\.?|\#)\s*(?:number|no\.?|nr\.?|id|\#)?\s*[:=#]?\s*$",
+    r"\bcase|\btracking|\bref(?:erence)?|\bid|\bno\.?|\#"
+    # German and French order, invoice, article, customer numbers ("Bestellnummer", "Kunden-Nr.", "facture n°")
+    r"|\b(?:bestell|auftrags?|rechnungs|artikel|kunden|vorgangs|lieferschein|commande|facture|dossier)(?:nummer|-?nr\.?|n°)?)"
+    r"\s*(?:number|no\.?|nr\.?|id|\#)?\s*[:=#]?\s*$",
     re.IGNORECASE,
 )
 _DOTTED_NUMBER = re.compile(r"^v?\d+(?:\.\d+){1,3}$")
@@ -137,6 +153,49 @@ _MONTHS = re.compile(
     r"januar|februar|märz|juni|juli|august|oktober|dezember|monday|tuesday|wednesday|thursday|friday|saturday|sunday",
     re.IGNORECASE,
 )
+
+
+# Capitalised words of software manuals, menus, key names and headings, per language: spaCy's small models tag
+# "click Insert", "press the Enter key", "Minimum, Maximum and Count", "Page Down" as people. A PERSON span is
+# rejected when one of its words is listed here and every word is an ordinary word of the language (so a
+# surname that is also a common noun, "Stuart Field", stays a name). Product names (`_TECH_WORDS`) reject any span.
+UI_WORDS = {
+    "en": frozenset("""
+        add align all apply arrow attribute attributes back background bar base border borders bottom box browse
+        button buttons calculate cancel cell cells center centre change character characters chart check
+        choose clear click close code color colors colour column columns command commands comment complex
+        condition connect contents control controls convert copy create current cursor custom cut data database
+        date default define delete descending design dialog dialogue display document down drag draw edit editor
+        effect end enter entry error escape example export file files fill filter find first font
+        footer form format formatting formula formulas frame function functions general go graphic graphics grid
+        group guide header heading help hide home horizontal icon image import index input insert item items
+        keys label labels language last layout left level line lines link list lock macro macros mail main manage
+        margin match maximum menu merge minimum mode modify module modules move name names navigator new next
+        number object objects ok open option options order outline output paragraph paste path pause picture
+        position preview previous print printer properties property range record redo reference refresh remove
+        rename replace reset return returns right row rows run save scale script search section select
+        selection send settings setup shape shapes sheet sheets shift shortcut show size slide sort source space
+        spacing split standard start status stop string styles submit symbol table tables tab tabs template
+        templates test text title toolbar tools top true false type undo up update user value values variable
+        variant version vertical view window wizard word zoom mode
+    """.split()),
+    "de": frozenset("""
+        abbrechen absatz ansicht anzeigen auswahl bearbeiten befehl bereich bild datei daten diagramm dialog
+        drucken einfügen eingabe einstellungen ende entfernen extras fenster feld format formatvorlage formel
+        formeln funktion funktionen hilfe löschen makro menü neu objekt öffnen optionen rahmen schließen schrift
+        seite seiten speichern spalte spalten suchen symbol symbolleiste tabelle tabellen taste text vorlage
+        zeile zeilen zelle zellen zurück weiter
+    """.split()),
+    "fr": frozenset("""
+        affichage aide ajouter annuler aperçu bouton cadre cellule cellules colonne colonnes commande copier
+        données édition enregistrer fenêtre feuille fichier format formule formules fonction fonctions image
+        imprimer insertion ligne lignes menu modèle nouveau objet options ouvrir page paragraphe police
+        rechercher sélection style supprimer tableau texte touche outils barre instruction
+    """.split()),
+}
+# Titles that make a lone surname a person ("Dr. Weber", "Mme Martin").
+_TITLES = re.compile(r"(?:\b(?:Mr|Mrs|Ms|Mx|Dr|Prof|Sir|Dame|Herr|Frau|Fr|Hr|Mme|Mlle|M|Monsieur|Madame|"
+                     r"Mademoiselle|Señor|Señora|Sr|Sra|Sig|Sig\.ra|Dott)\.?\s+)$")
 
 
 def _line_at(text: str, start: int, end: int) -> str:
@@ -152,8 +211,9 @@ def _in_backticks(text: str, start: int, end: int) -> bool:
 
 
 def model_lexicon(package: str) -> frozenset[str]:
-    """Ordinary words of the NER model's language: the WordNet-derived word lists its rule lemmatizer ships
-    (en_core_web_sm: ~90k nouns, verbs, adjectives, adverbs). Empty when the package has none."""
+    """Ordinary words of the NER model's language: the word lists its lemmatizer ships (en_core_web_sm: the
+    WordNet-derived `lemma_index`, ~77k lemmas; fr_core_news_sm: `lemma_index` plus the inflected forms of its
+    `lemma_lookup` table, ~300k, so "Spécifiez" is known as a verb). Empty when the package has none."""
     from pathlib import Path
 
     import spacy
@@ -169,6 +229,8 @@ def model_lexicon(package: str) -> frozenset[str]:
         if lookups.has_table("lemma_index"):
             for lst in lookups.get_table("lemma_index").values():
                 words.update(w for w in lst if w.isalpha())
+        if lookups.has_table("lemma_lookup"):
+            words.update(w.lower() for w in lookups.get_table("lemma_lookup").keys() if isinstance(w, str) and w.isalpha())
     return frozenset(words)
 
 
@@ -179,11 +241,31 @@ def _sentence_initial(text: str, start: int) -> bool:
     return i < 0 or text[i] in "\n.!?:"
 
 
-def plausible_person(text: str, start: int, end: int, lexicon: frozenset[str] | None = None) -> bool:
-    """False for PERSON spans that are code identifiers, log fields, versions or tool names, and for a lone
-    ordinary word that spaCy's small model tags because it is capitalised at the start of a sentence."""
+def _ordinary(word: str, lexicon: frozenset[str] | None) -> bool:
+    """An ordinary (dictionary) word of the model's language, plural "-s" included."""
+    if not lexicon:
+        return False
+    w = word.lower()
+    return w in lexicon or (w.endswith("s") and w[:-1] in lexicon)
+
+
+def _gerund(word: str, lexicon: frozenset[str] | None) -> bool:
+    """An English -ing form of a dictionary verb ("Deleting", "Managing"): headings start with these."""
+    w = word.lower()
+    return bool(lexicon) and w.endswith("ing") and len(w) > 5 and (
+        w[:-3] in lexicon or w[:-3] + "e" in lexicon or (len(w) > 6 and w[-4] == w[-5] and w[:-4] in lexicon))
+
+
+def plausible_person(text: str, start: int, end: int, lexicon: frozenset[str] | None = None,
+                     ui_words: frozenset[str] = frozenset(), single_word: bool = True,
+                     stop_words: frozenset[str] = frozenset()) -> bool:
+    """False for PERSON spans that are code identifiers, log fields, versions, tool or product names, UI words
+    and headings ("Insert", "Page Down", "Shortcut Keys"), and for a lone word that is an ordinary word of the
+    language ("Formula", "Color"). `single_word=False` (a model running on a language it was not trained on)
+    keeps only multi-word names and titled surnames. A span holding a stop word of the document's language
+    ("Klicken Sie", "Vielen Dank") is a phrase, not a name."""
     span = text[start:end]
-    if _PERSON_BAD_CHARS.search(span):
+    if _PERSON_BAD_CHARS.search(span) or "\n" in span:
         return False
     before = text[start - 1] if start > 0 else " "
     after = text[end] if end < len(text) else " "
@@ -206,10 +288,22 @@ def plausible_person(text: str, start: int, end: int, lexicon: frozenset[str] | 
     name_tokens = [t for t in tokens if t.lower() not in _NAME_PARTICLES and len(t.rstrip(".")) > 1]
     if not name_tokens:
         return False
-    if len(name_tokens) == 1 and name_tokens[0].lower() in _TECH_WORDS:
+    lowered = [t.lower().rstrip(".") for t in name_tokens]
+    if any(w in _TECH_WORDS or w in stop_words or "-" in w and any(p in _TECH_WORDS or p in ui_words
+                                                                    for p in w.split("-")) for w in lowered):
         return False
-    if (len(tokens) == 1 and lexicon and tokens[0].lower() in lexicon and _sentence_initial(text, start)):
+    if any(w in ui_words for w in lowered):
         return False
+    # Headings: "Deleting Page Breaks", "Exponential Smoothing" (a gerund among dictionary words).
+    if _gerund(name_tokens[0], lexicon) or (
+            any(_gerund(t, lexicon) for t in name_tokens) and all(_ordinary(t, lexicon) or _gerund(t, lexicon)
+                                                                   for t in name_tokens)):
+        return False
+    if len(name_tokens) == 1:
+        # A lone word is a name only after a title ("Dr. Weber"): measured on software documentation, lone
+        # words the small models tag are almost all UI words, products and headings (bench/results/pii.md).
+        if not _TITLES.search(text[max(0, start - 16):start]):
+            return False
     line = _line_at(text, start, end)
     if (_LOG_LINE.search(line) or _CODE_LINE.search(line)) and len(name_tokens) < 2:
         return False
@@ -226,7 +320,8 @@ _ORG_WORDS = {
 }
 
 
-def person_shaped_org(text: str, start: int, end: int, lexicon: frozenset[str] | None) -> bool:
+def person_shaped_org(text: str, start: int, end: int, lexicon: frozenset[str] | None,
+                      ui_words: frozenset[str] = frozenset()) -> bool:
     """spaCy's small English model tags many full names as ORG ("Chelsea Hughes", "Amélie Joly"). An ORG span
     of two or three name-shaped words, with no organisation word and a first word that is not an ordinary
     English word (so "Red Hat", "Google Cloud", "Apple Music" stay organisations), is read as a PERSON."""
@@ -240,7 +335,7 @@ def person_shaped_org(text: str, start: int, end: int, lexicon: frozenset[str] |
     first = tokens[0].rstrip(".")
     if len(first) < 2 or (lexicon and first.lower() in lexicon) or first.lower() in _TECH_WORDS:
         return False
-    return plausible_person(text, start, end, lexicon)
+    return plausible_person(text, start, end, lexicon, ui_words)
 
 
 def plausible_date(text: str, start: int, end: int) -> bool:
@@ -286,16 +381,60 @@ def plausible_number(text: str, start: int, end: int) -> bool:
 
 
 def plausible(entity: str, text: str, start: int, end: int, keep_private_ips: bool = True,
-              lexicon: frozenset[str] | None = None) -> bool:
+              lexicon: frozenset[str] | None = None, ui_words: frozenset[str] = frozenset(),
+              single_word: bool = True, stop_words: frozenset[str] = frozenset()) -> bool:
     if entity == "PERSON":
-        return plausible_person(text, start, end, lexicon)
+        return plausible_person(text, start, end, lexicon, ui_words, single_word, stop_words)
     if entity == "DATE_TIME":
         return plausible_date(text, start, end)
     if entity == "IP_ADDRESS":
         return plausible_ip(text, start, end, keep_private_ips)
-    if entity in ("PHONE_NUMBER", "CREDIT_CARD", "US_SSN"):
+    if entity in ("PHONE_NUMBER", "US_SSN"):  # a card's checksum and shape decide alone (card_recognizer)
         return plausible_number(text, start, end)
     return True
+
+
+# ------------------------------------------------------------------------------------------- cards
+# Payment card numbers are 12-19 digits (ISO/IEC 7812-1) ending in a Luhn check digit; the first digit (major
+# industry identifier) of the cards people carry is 1-6 (airline/UATP 1, Mastercard 2/5, Amex/Diners/JCB 3,
+# Visa 4, Discover/Maestro/UnionPay 6). Written plain or in groups with one separator throughout: 4-4-4-4,
+# 4-4-4-4-3 (19 digits), 4-6-5 (Amex), 4-6-4 (Diners), 4-4-4 (12-digit Maestro). No surrounding word is needed
+# and none suppresses a match: the checksum and the shape decide.
+CARD_PATTERN = (r"(?<![\w+.,/\-])(?:[1-6][0-9]{11,18}"
+                r"|[1-6][0-9]{3}(?P<sep>[ \-])[0-9]{4,6}(?:(?P=sep)[0-9]{3,6}){0,2}(?:(?P=sep)[0-9]{1,4})?)"
+                r"(?![\w\-]|[.,/][0-9])")
+CARD_CONTEXT = ["credit", "card", "visa", "mastercard", "amex", "cc", "debit", "carte", "karte", "kreditkarte",
+                "tarjeta", "carta", "cartão", "kaart", "paid", "pay", "charge", "payment"]
+
+
+def luhn_valid(digits: str) -> bool:
+    total = 0
+    for i, c in enumerate(reversed(digits)):
+        d = int(c)
+        if i % 2:
+            d = d * 2 - 9 if d > 4 else d * 2
+        total += d
+    return total % 10 == 0
+
+
+def card_digits_valid(value: str) -> bool:
+    """12-19 digits with a valid Luhn check digit, and not one digit repeated (0000 0000 0000 0000)."""
+    digits = re.sub(r"[^0-9]", "", value)
+    return 12 <= len(digits) <= 19 and len(set(digits)) > 1 and luhn_valid(digits)
+
+
+def card_recognizer(language: str):
+    """A Presidio PatternRecognizer for CREDIT_CARD: shape (CARD_PATTERN) plus checksum; a valid number scores
+    1.0, anything else is discarded. Replaces Presidio's CreditCardRecognizer, whose pattern misses 12-, 17-, 18-
+    and 19-digit cards and the 2-series Mastercard / 2131 JCB prefixes."""
+    from presidio_analyzer import Pattern, PatternRecognizer
+
+    class CardRecognizer(PatternRecognizer):
+        def validate_result(self, pattern_text: str) -> bool:
+            return card_digits_valid(pattern_text)
+
+    return CardRecognizer(supported_entity="CREDIT_CARD", patterns=[Pattern("card 12-19 digits", CARD_PATTERN, 0.3)],
+                          context=CARD_CONTEXT, supported_language=language, name=f"CardRecognizer_{language}")
 
 
 # ------------------------------------------------------------------------------------------ phones
@@ -306,7 +445,10 @@ _PHONE_CANDIDATE = re.compile(r"[+(]?\d(?:(?:[ \t().\-]{1,3}|/)?\d)+")
 _PHONE_MIN_DIGITS, _PHONE_MAX_DIGITS = 7, 15
 # Digit runs with the shape of something else: an IPv4 address, an ISO date or timestamp, a dashed SSN.
 _NOT_PHONE = re.compile(r"(?:25[0-5]|2[0-4]\d|1?\d?\d)(?:\.(?:25[0-5]|2[0-4]\d|1?\d?\d)){3}"
-                        r"|\d{4}-\d{2}-\d{2}(?:[ T]\d{2})?|\d{3}-\d{2}-\d{4}")
+                        r"|\d{4}-\d{2}-\d{2}(?:[ T]\d{2})?|\d{3}-\d{2}-\d{4}"
+                        r"|\d{1,2}([./-])\d{1,2}\1\d{2,4}"  # 17-04-1974, 22.11.1999
+                        r"|\d{1,3}\.\d{5,}"  # a decimal fraction: 2.71828182845904
+                        r"|\d{1,2}(?:\.\d{3}){2,}")  # dotted thousands (de/fr/es/it): 2.147.483.648
 _PHONE_MARGIN = 12
 
 
@@ -321,6 +463,9 @@ def phone_windows(text: str) -> list[tuple[int, int]]:
         # Glued to a letter (0x80070057, GB82ZFNX5969...): an identifier; the matcher rejects these too.
         if m.start() > 0 and text[m.start() - 1].isalpha():
             continue
+        # The fraction of a decimal number, written with a comma in most European languages: 0,9319331609.
+        if m.start() > 1 and text[m.start() - 1] in ",." and text[m.start() - 2].isdigit():
+            continue
         s, e = max(0, m.start() - _PHONE_MARGIN), min(len(text), m.end() + _PHONE_MARGIN)
         # Never cut inside a word: the matcher looks at the characters around a candidate.
         while s > 0 and not text[s - 1].isspace():
@@ -334,13 +479,72 @@ def phone_windows(text: str) -> list[tuple[int, int]]:
     return windows
 
 
+# Shapes that say "phone number" without the number being assigned: an international prefix ("+44", "0049",
+# "001-"), or the North American Numbering Plan layout (area and exchange codes start with 2-9; groups 3-3-4
+# written with dashes, dots, spaces or an area code in parentheses), with an optional extension.
+_INTERNATIONAL = re.compile(r"^(?:\+|00)[1-9]")
+_NANP_FORMATTED = re.compile(r"^(?:(?:\+?1|001)[-. ]?)?(?:\([2-9]\d{2}\)[-. ]?|[2-9]\d{2}[-. ])[2-9]\d{2}[-. ]\d{4}$")
+# A national number shorter than this is a local number (no area code), which a count or a code also fits.
+_PHONE_MIN_NATIONAL = 9
+PHONE_SHAPE_SCORE = 0.5  # formatted like a phone number but not (yet) assigned: above the 0.4 phone threshold
+PHONE_PLAIN_SCORE = 0.3  # a bare digit run of possible length: only with a context word (+0.35) it counts
+
+
+def phone_shape_score(raw: str, national_number: int) -> float:
+    """Score of a number that libphonenumber finds possible (right length for its region) but not valid
+    (unassigned range): 0 for a local number, PHONE_SHAPE_SCORE when written the way phone numbers are
+    written, PHONE_PLAIN_SCORE for a bare digit run."""
+    if len(str(national_number)) < _PHONE_MIN_NATIONAL:
+        return 0.0
+    body = re.split(r"\s*(?:x|ext\.?|extension|#)\s*\d+$", raw.strip(), flags=re.IGNORECASE)[0]
+    if body.startswith("(") and (body.endswith(")") and body.count("(") == 1 or ")" not in body):
+        body = body.strip("()")  # "(889.680.7140)", or the matcher's "(889.680.7140"
+    if _INTERNATIONAL.match(body.lstrip("(")) or _NANP_FORMATTED.match(body):
+        return PHONE_SHAPE_SCORE
+    if "." in body:  # dots outside the NANP layout: versions, decimals, dates
+        return 0.0
+    if re.search(r"[ ().\-]", body):
+        return PHONE_SHAPE_SCORE if body.lstrip("(").startswith("0") else PHONE_PLAIN_SCORE
+    return PHONE_PLAIN_SCORE
+
+
+# The national layout of DIN 5008 and its neighbours: trunk prefix 0, an area code (in parentheses, or followed
+# by a space, slash or dash), a subscriber number; or "+CC (0)" before the area code. libphonenumber rejects
+# such a number when its area code is unassigned ("00983 94506", "(00695) 293371", "+49(0)0050 788592"), yet it
+# is written as a phone number: it scores PHONE_PLAIN_SCORE, so only a context word ("Tel.", "anrufen") lifts
+# it over the threshold. Dotted groups (dates, versions) never match; id words (order no.) veto as elsewhere.
+_TRUNK_LAYOUT = re.compile(r"(?<![\w+.,/\-])(?:\+[1-9]\d{0,2}[ ]?\(0\)[ ]?\d{2,5}[ /\-]?|\(0\d{2,5}\)[ ]?|0\d{2,5}[ /\-])"
+                           r"\d{3,8}(?![\w\-]|[.,/]\d)")
+
+
+def trunk_layout_spans(text: str) -> list[tuple[int, int, float]]:
+    """(start, end, score) of `_TRUNK_LAYOUT` numbers with 7-13 digits: PHONE_SHAPE_SCORE with an international
+    prefix ("+49 (0)"), as `phone_shape_score` scores "+CC" numbers; PHONE_PLAIN_SCORE otherwise."""
+    return [(m.start(), m.end(), PHONE_SHAPE_SCORE if m.group(0).startswith("+") else PHONE_PLAIN_SCORE)
+            for m in _TRUNK_LAYOUT.finditer(text) if 7 <= sum(c.isdigit() for c in m.group(0)) <= 13]
+
+
+def national_prefix(region: str) -> str | None:
+    import phonenumbers
+
+    meta = phonenumbers.PhoneMetadata.metadata_for_region(region)
+    return meta.national_prefix if meta is not None else None
+
+
 def fast_phone_recognizer(language: str, context: list[str], regions: tuple[str, ...]):
     """Presidio's PhoneRecognizer, run by the phonenumbers matcher only on windows around digit runs of 7+
     digits. Presidio's version parses and validates every digit group of the text once per region (years,
-    counts, times), which made it the most expensive recognizer; the matches are the same (tested)."""
+    counts, times), which made it the most expensive recognizer; its matches are all kept (tested).
+
+    On top of those (numbers libphonenumber says are assigned), a number that is only *possible* (right length
+    for the region, e.g. an unassigned US area code or a drama/fiction range) counts by its shape
+    (`phone_shape_score`): libphonenumber's validity tables lag behind numbering plans, and an unassigned
+    number written as a phone number is still somebody's number in text. Context words add to either score."""
     import phonenumbers
-    from presidio_analyzer import EntityRecognizer
+    from presidio_analyzer import EntityRecognizer, RecognizerResult
     from presidio_analyzer.predefined_recognizers import PhoneRecognizer
+
+    possible = phonenumbers.Leniency.POSSIBLE
 
     class WindowedPhoneRecognizer(PhoneRecognizer):
         def analyze(self, text, entities, nlp_artifacts=None):
@@ -348,11 +552,186 @@ def fast_phone_recognizer(language: str, context: list[str], regions: tuple[str,
             for ws, we in phone_windows(text):
                 window = text[ws:we]
                 for region in self.supported_regions:
-                    for match in phonenumbers.PhoneNumberMatcher(window, region, leniency=self.leniency):
+                    trunk = national_prefix(region)
+                    for match in phonenumbers.PhoneNumberMatcher(window, region, leniency=possible):
+                        raw = match.raw_string.lstrip("(")
+                        # In a country with trunk prefix "0" (GB, DE, FR, NL, ...) a number written without
+                        # "+"/"00" starts with 0; "2024 2024" or "327680101" there is a count or a code.
+                        if trunk == "0" and not raw.startswith(("0", "+")):
+                            continue
+                        valid = phonenumbers.is_valid_number(match.number)
+                        # A bare run of under 10 digits is valid somewhere (an Italian mobile, a French
+                        # number without its 0) far more often than it is a phone: context must lift it.
+                        if valid and raw.isdigit() and len(raw) < 10:
+                            valid, score = False, PHONE_PLAIN_SCORE
+                        elif not valid:
+                            score = phone_shape_score(match.raw_string, match.number.national_number)
+                            if score <= 0:
+                                continue
                         r = self._get_recognizer_result(match, window, region, nlp_artifacts)
+                        if not valid:
+                            r.score = score
                         r.start += ws
                         r.end += ws
                         results.append(r)
+                for s, e, score in trunk_layout_spans(window):
+                    s, e = s + ws, e + ws
+                    if all(e <= r.start or s >= r.end for r in results):
+                        results.append(RecognizerResult(
+                            entity_type="PHONE_NUMBER", start=s, end=e, score=score,
+                            analysis_explanation=self._get_analysis_explanation("trunk layout"),
+                            recognition_metadata={RecognizerResult.RECOGNIZER_NAME_KEY: self.name,
+                                                  RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id}))
             return EntityRecognizer.remove_duplicates(results)
 
     return WindowedPhoneRecognizer(supported_language=language, context=context, supported_regions=regions)
+
+
+# ------------------------------------------------------------------------- names from word clusters
+# For a language without an installable NER model (German: no spaCy 3.8 pipeline on PyPI), names are found
+# with two word lists that spacy-lookups-data ships (pinned 1.0.5; nothing is downloaded at run time):
+#   * Brown clusters (`<lang>_lexeme_cluster`, 1M words of web text grouped by the contexts they occur in). Some
+#     clusters hold given names and some surnames, because names share contexts ("Herr __", "__ sagte").
+#     Chosen by reading the 14 most frequent members of every cluster whose bit path ends in 000 (the proper-noun
+#     subtree), never from any evaluation data: e.g. 248 = Peter Michael Thomas Martin Andreas Klaus Paul ...,
+#     24 = Mark Maria Johannes Anna Marco Barbara Eva ..., 40 = Müller Schmidt Fischer Wolf Schwarz ....
+#   * the lemmatizer's lookup table (`<lang>_lemma_lookup`, ~355k German word forms): an ordinary word is a
+#     listed form, or a lemma with forms beyond the genitive "-s" (Datei -> Dateien; a name has only "Müllers").
+# German capitalises every noun, so a capitalised pair is a name only with evidence: its first word is in a
+# given-name cluster ("Almuth Förster"), or its second word is in a surname cluster and the first is no
+# ordinary word ("Gislinde Kabus"), or it follows a title/role word or sits right before a phone, e-mail or
+# street ("Ansprechpartnerin ist Ehrentraud Flantz (e-mail)"), handled by the caller.
+NAME_CLUSTERS = {
+    "de": {"given": frozenset({24, 56, 120, 248, 376, 504, 888}), "surname": frozenset({8, 40})},
+}
+NAME_SCORE = 0.85  # as a spaCy PERSON entity (pii.NER_SCORE)
+WEAK_NAME_SCORE = 0.3  # a pair of unknown capitalised words: below the PERSON threshold unless context lifts it
+# Words before a name that say a person follows (same sentence, within NAME_CONTEXT_CHARS).
+NAME_CONTEXT = {
+    "de": re.compile(r"\b(?:Herrn?|Frau|Dr|Prof|Ansprechpartner(?:in)?|Kontakt(?:person)?|Verfasser(?:in)?|"
+                     r"Autor(?:in)?|Mitarbeiter(?:in)?|Kolleg(?:e|in|en)|Inhaber(?:in)?|Geschäftsführer(?:in)?|"
+                     r"Sachbearbeiter(?:in)?|Vertreter(?:in)?|gez|Dank an|Grüße|Gruß)\b\.?[^.!?\n]*$"),
+}
+NAME_CONTEXT_CHARS = 48
+_CAP_WORD = r"[A-ZÀ-ÖØ-Þ][a-zà-öø-ÿß]+(?:-[A-ZÀ-ÖØ-Þ][a-zà-öø-ÿß]+)?"
+# A run of capitalised words (and name particles) on one line, separated by single spaces.
+_CAP_RUN = re.compile(rf"(?<![\w\-'’.]){_CAP_WORD}(?:[ ](?:(?:von|van|de|der|den|zu|vom|ten|ter)[ ])*{_CAP_WORD})*(?![\w\-])")
+
+
+class NameLexicon:
+    """Given-name and surname clusters and ordinary words of one language (see NAME_CLUSTERS)."""
+
+    def __init__(self, language: str):
+        import gzip
+        import json
+        from pathlib import Path
+
+        import spacy_lookups_data
+
+        data = Path(spacy_lookups_data.__file__).parent / "data"
+        ids = NAME_CLUSTERS[language]
+        with gzip.open(data / f"{language}_lexeme_cluster.json.gz", "rt", encoding="utf-8") as f:
+            clusters = json.load(f)
+        self.given = frozenset(w for w, c in clusters.items() if c in ids["given"] and w[:1].isupper())
+        self.surname = frozenset(w for w, c in clusters.items() if c in ids["surname"] and w[:1].isupper())
+        del clusters
+        with gzip.open(data / f"{language}_lemma_lookup.json.gz", "rt", encoding="utf-8") as f:
+            lookup = json.load(f)
+        forms: dict[str, set] = {}
+        for form, lemma in lookup.items():
+            forms.setdefault(lemma, set()).add(form)
+        self._forms = frozenset(lookup)
+        # Lower-case entries: verbs, adjectives, adverbs ("Findet", "Untere" are capitalised ones).
+        self._lower = frozenset(w for w in set(lookup) | set(forms) if w.islower())
+        # Lemmas with inflected forms beyond the genitive: ordinary nouns (a name's only form is "Müllers").
+        self._inflected = frozenset(lemma for lemma, fs in forms.items() if fs - {lemma + "s"})
+
+    def ordinary(self, word: str) -> bool:
+        """A word of the language's dictionary: a listed inflected form, a lemma that inflects, or, capitalised
+        at a sentence start or in a heading, a lower-case word (verb, adjective)."""
+        return word in self._forms or word in self._inflected or word.lower() in self._lower
+
+
+_LEXICONS: dict[str, NameLexicon] = {}
+
+
+def name_lexicon(language: str) -> NameLexicon:
+    """One NameLexicon per language and process (loading takes a few seconds)."""
+    if language not in _LEXICONS:
+        _LEXICONS[language] = NameLexicon(language)
+    return _LEXICONS[language]
+
+
+_PARTICLE_RE = re.compile(r"(?:von|van|de|der|den|zu|vom|ten|ter)$")
+_TITLE_BEFORE = re.compile(r"\b(?:Herrn?|Frau|Hr\.|Fr\.|Dr\.|Prof\.)[ ]$")
+
+
+def name_spans(text: str, lexicon: NameLexicon, context: re.Pattern | None,
+               excluded: frozenset[str] = frozenset()) -> list[tuple[int, int, float]]:
+    """(start, end, score) of the names in `text` by the NAME_CLUSTERS evidence: a capitalised word from a
+    given-name cluster and the one or two capitalised words after it ("Hans-Ludwig Seidel", "Anna Maria Roth",
+    "Miriam van der Dussen"); a word that is no ordinary word before a surname-cluster word; a titled word
+    ("Frau Kabus"). Any other pair of capitalised words whose first is no ordinary word scores WEAK_NAME_SCORE,
+    or NAME_SCORE after a `context` word. Words in `excluded` (stop words, UI words, lower-cased) end a name."""
+    found: list[tuple[int, int, float]] = []
+    for run in _CAP_RUN.finditer(text):
+        words = [(m.start() + run.start(), m.end() + run.start(), m.group(0))
+                 for m in re.finditer(r"\S+", run.group(0))]
+        names = [(s, e, w) for s, e, w in words if not _PARTICLE_RE.match(w)]
+        i = 0
+        while i < len(names):
+            s, e, w = names[i]
+            if w.lower() in excluded:
+                i += 1
+                continue
+            rest = []
+            for s2, e2, w2 in names[i + 1:i + 3]:
+                if w2.lower() in excluded or rest and lexicon.ordinary(w2) and w2 not in lexicon.surname:
+                    break
+                rest.append((s2, e2, w2))
+            score = 0.0
+            if rest and w in lexicon.given:
+                score = NAME_SCORE
+            elif rest and rest[0][2] in lexicon.surname and not lexicon.ordinary(w):
+                score, rest = NAME_SCORE, rest[:1]
+            elif not rest and _TITLE_BEFORE.search(text, max(0, s - 6), s):
+                score = NAME_SCORE
+            elif rest and not lexicon.ordinary(w):
+                rest = rest[:1]
+                ctx = context.search(text, max(0, s - NAME_CONTEXT_CHARS), s) if context else None
+                score = NAME_SCORE if ctx or _TITLE_BEFORE.search(text, max(0, s - 6), s) else WEAK_NAME_SCORE
+            if score:
+                end = rest[-1][1] if rest else e
+                found.append((s, end, score))
+                i += 1 + len(rest)
+            else:
+                i += 1
+    return found
+
+
+def lexicon_accepts(span: str, lexicon: NameLexicon) -> bool:
+    """The dictionary check on a name another language's NER model found (pii.ner_fallback): two or more words,
+    the first a given name or no ordinary word of the language ("Vielen Dank", "Untere Barriere" fail)."""
+    words = span.split()
+    return len(words) >= 2 and (words[0] in lexicon.given or not lexicon.ordinary(words[0]))
+
+
+def cluster_name_recognizer(language: str, stop_words: frozenset[str]):
+    """A Presidio recognizer for PERSON from `name_spans` (the lexicon loads at the first call). Stop words, UI
+    words (the language's and English) and product names end a name."""
+    from presidio_analyzer import EntityRecognizer, RecognizerResult
+
+    excluded = frozenset(stop_words) | UI_WORDS.get(language, frozenset()) | UI_WORDS["en"] | _TECH_WORDS
+
+    class ClusterNameRecognizer(EntityRecognizer):
+        def load(self) -> None:
+            return None
+
+        def analyze(self, text, entities, nlp_artifacts=None):
+            if "PERSON" not in entities:
+                return []
+            spans = name_spans(text, name_lexicon(language), NAME_CONTEXT.get(language), excluded)
+            return [RecognizerResult("PERSON", s, e, score) for s, e, score in spans]
+
+    return ClusterNameRecognizer(supported_entities=["PERSON"], supported_language=language,
+                                 name=f"ClusterNameRecognizer_{language}")
