@@ -85,6 +85,17 @@ class Drop:
     reason: str
     signals: dict[str, Any] = field(default_factory=dict)
     duplicate_of: str | None = None
+    # Values the stage measured that belong on the document whatever the verdict (language, perplexity):
+    # merged into the dropped document's meta, or the kept one's in annotate-only mode.
+    annotations: dict[str, Any] = field(default_factory=dict)
+
+    def annotate(self, doc: "Document") -> "Document":
+        """`doc` with these annotations (a copy when there are any; never modified in place)."""
+        if not self.annotations:
+            return doc
+        out = doc.with_text(doc.text)
+        out.meta.update(self.annotations)
+        return out
 
 
 Outcome = Union[Document, Dropped, Quarantined]

@@ -137,18 +137,23 @@ def test_quality_real_prose_is_kept(text, lang):
     assert reason(Q(doc(text, lang))) == "keep"
 
 
-def test_quality_chinese_counts_characters_as_words():
-    out = Q(doc(ZH, "en"))  # without the language, the whole clause is one "word"
+def test_quality_chinese_counts_jieba_words():
+    out = Q(doc(ZH, "en"))  # without the language, each clause is one "word"
     assert reason(out) == "gopher_short_doc"
-    short = "".join(ch for ch in ZH if "\u4e00" <= ch <= "\u9fff")[:49]
-    assert reason(Q(doc(short, "zh"))) == "gopher_short_doc"
-    assert reason(Q(doc(short + "城", "zh"))) == "keep"
+    from corpusforge.transforms.text_utils import is_symbol_word, split_words
+    n = len([w for w in split_words(ZH, "zh") if not is_symbol_word(w)])
+    assert 50 <= n < len(ZH) // 2  # jieba words, not characters
+    assert reason(Q(doc(ZH, "zh"))) == "keep"
+    half = ZH[: ZH.index("。", len(ZH) // 3) + 1]  # the first sentences: fewer than 50 words
+    out = Q(doc(half, "zh"))
+    assert reason(out) == "gopher_short_doc" and out.signals["n_words"] < 50
 
 
-def test_quality_japanese_skips_word_length_rules():
-    # Every Japanese character is a one-character word: the English mean-length rule would drop it.
-    out = Q(doc(JA, "ja"))
-    assert reason(out) == "keep" and "avg_word_length" not in (getattr(out, "signals", {}) or {})
+def test_quality_japanese_word_length_rules_use_mecab_words():
+    # MeCab words average about two characters: inside FineWeb-2's Japanese range (1..5), not English's (3..10).
+    out = Q(doc(JA + JA, "ja"))
+    assert reason(out) == "keep"
+    assert 1 <= Q.signals(JA, "ja")["avg_word_length"] < 3
 
 
 def test_quality_disabled_rule_is_skipped():
@@ -336,9 +341,9 @@ def test_split_words_matches_spacy_english_tokenizer():
         assert split_words(text) == [t.text for t in nlp(text) if t.text.strip()], text
 
 
-def test_split_words_segments_chinese_and_japanese_by_character():
+def test_split_words_segments_chinese_and_japanese_into_words():
     from corpusforge.transforms.text_utils import split_words
 
-    assert split_words("我爱北京。Python 3.11 很好！", "zh") == ["我", "爱", "北", "京", "。", "Python", "3.11", "很", "好", "！"]
-    assert split_words("タワーです", "ja") == ["タ", "ワ", "ー", "で", "す"]
+    assert split_words("我爱北京。Python 3.11 很好！", "zh") == ["我", "爱", "北京", "。", "Python", "3.11", "很", "好", "！"]
+    assert split_words("タワーです", "ja") == ["タワー", "です"]
     assert split_words("我爱北京。", "en") == ["我爱北京", "。"]

@@ -63,7 +63,7 @@ def test_accuracy_on_spacy_example_sentences(lid, langs, min_acc):
 def test_annotates_language_and_rounded_score(lid):
     doc = Document("d", "Was ist die Hauptstadt von Deutschland? Berlin ist die Hauptstadt.")
     out = lid(doc)
-    assert out is doc
+    assert out is not doc and doc.meta == {}  # a new Document: the input element is never modified
     assert out.meta["language"] == "de"
     score = out.meta["language_score"]
     assert 0.65 < score <= 1.0 and round(score, 4) == score
@@ -128,10 +128,17 @@ def test_per_language_threshold_overrides_default(lid):
 
 
 def test_dropped_document_still_carries_language_annotation(lid):
-    # annotate-only mode keeps the input doc, so later stages need the language on it.
+    # dropped/ and annotate-only runs need the language on the document the drop keeps.
+    from corpusforge.transforms.base import apply_annotate_only
+
     doc = Document("d", " ".join(spacy_examples("pl")))
-    out = with_cfg(lid, languages=["en"])(doc)
-    assert isinstance(out, Drop) and doc.meta["language"] == "pl"
+    f = with_cfg(lid, languages=["en"])
+    out = f(doc)
+    assert isinstance(out, Drop) and out.annotations["language"] == "pl" and "language" not in doc.meta
+    assert out.annotate(doc).meta["language"] == "pl"
+    f.annotate_only = True
+    kept = apply_annotate_only(f, doc, f(doc))
+    assert kept.meta["language"] == "pl" and kept.meta["langid_verdict"] == "langid_unwanted_language"
 
 
 def test_missing_model_path_is_a_config_error(tmp_path):

@@ -137,3 +137,13 @@ def test_stage_name_annotate_only_and_pickling():
     assert t.name == "normalize" and t.annotate_only is True
     clone = pickle.loads(pickle.dumps(t))
     assert clone(Document("d", "x  y")).text == "x y"
+
+
+@pytest.mark.parametrize("blank", ["\t", " \t", "\u00a0\t"])
+def test_megabyte_of_blanks_is_linear(blank):
+    import time
+
+    text = "prose " + blank * (1_000_000 // len(blank)) + "end"
+    t0 = time.perf_counter()
+    out = normalize_text(text)
+    assert time.perf_counter() - t0 < 1.0 and out.startswith("prose") and out.endswith("end")

@@ -57,6 +57,10 @@ def models(tmp_path_factory) -> Path:
 
 
 def cfg(models_dir, **kw) -> PerplexityConfig:
+    """The stage with cutoffs from the models' reference text (most tests here); corpus cutoffs, the default,
+    are tested at the end of this file."""
+    kw.setdefault("cutoffs", "reference")
+    kw.setdefault("drop_rule", "tail")
     return PerplexityConfig(enabled=True, models_dir=str(models_dir), **kw)
 
 
@@ -324,3 +328,78 @@ def test_train_lm_errors(tmp_path, monkeypatch):
     monkeypatch.setenv("CORPUSFORGE_KENLM_BIN", str(tmp_path))
     with pytest.raises(ConfigError, match="build_kenlm.sh"):
         find_kenlm_tool("lmplz")
+
+
+# ------------------------------------------------------------------------------ corpus cutoffs (CCNet)
+def test_defaults_annotate_with_corpus_cutoffs():
+    c = PerplexityConfig(enabled=True, models_dir="x")
+    assert c.cutoffs == "corpus" and c.drop_rule == "none" and (c.head_percentile, c.tail_percentile) == (30, 60)
+
+
+def test_percentiles_from_the_log_grid_histogram():
+    from corpusforge.transforms.perplexity import cutoffs_from_histogram, perplexity_bin
+
+    values = [float(v) for v in range(100, 1100, 10)]  # 100 documents, perplexity 100..1090
+    hist: dict[int, int] = {}
+    for v in values:
+        hist[perplexity_bin(v)] = hist.get(perplexity_bin(v), 0) + 1
+    cut = cutoffs_from_histogram(hist, (30, 60))
+    # nearest rank: the 30th value is 390, the 60th 690; the cutoff is the upper edge of their bin (<0.3% above)
+    assert 390 < cut[30] <= 390 * 1.003 and 690 < cut[60] <= 690 * 1.003
+    assert sum(v < cut[30] for v in values) == 30 and sum(v < cut[60] for v in values) == 60
+    assert cutoffs_from_histogram({}, (30,)) == {}
+
+
+_SINK: dict[str, list] = {}
+
+
+def _collect(x, tag):
+    _SINK.setdefault(tag, []).append(x)
+
+
+def _beam_buckets(docs, pcfg, out):
+    from apache_beam.runners.portability.fn_api_runner import FnApiRunner
+
+    from corpusforge.pipelines.perplexity import PerplexityBuckets
+
+    _SINK.clear()
+    with beam.Pipeline(runner=FnApiRunner()) as p:
+        res = p | beam.Create(docs) | PerplexityBuckets(pcfg, str(out))
+        res["kept"] | "K" >> beam.Map(_collect, "kept")
+        res["dropped"] | "D" >> beam.Map(_collect, "dropped")
+    return _SINK.get("kept", []), _SINK.get("dropped", [])
+
+
+def test_corpus_buckets_per_language_in_beam(tmp_path):
+    import json as _json
+
+    docs = [Document(f"en{i:03d}", "x", meta={"language": "en", "perplexity": float(100 + i)}) for i in range(100)]
+    docs += [Document(f"de{i:03d}", "x", meta={"language": "de", "perplexity": float(1000 + 10 * i)}) for i in range(50)]
+    docs += [Document("xx", "x", meta={"language": "sv", "perplexity": None})]
+    pcfg = PerplexityConfig(enabled=True, models_dir="x")
+    kept, dropped = _beam_buckets(docs, pcfg, tmp_path / "cut.json")
+    assert not dropped and len(kept) == len(docs)
+    buckets = {d.id: d.meta.get("perplexity_bucket") for d in kept}
+    for lang, n in (("en", 100), ("de", 50)):
+        ids = sorted(i for i in buckets if i.startswith(lang))
+        got = [buckets[i] for i in ids]  # ids in perplexity order
+        assert got.count("head") == round(0.3 * n) - 1 or got.count("head") == round(0.3 * n)
+        assert got[0] == "head" and got[-1] == "tail" and got.count("tail") >= 0.39 * n
+    assert buckets["xx"] is None
+    written = _json.loads((tmp_path / "cut.json").read_text())
+    assert written["en"]["documents"] == 100 and written["de"]["head"] > written["en"]["tail"]
+
+
+def test_corpus_tail_drop_only_when_configured(tmp_path):
+    docs = [Document(f"d{i:03d}", "x", meta={"language": "en", "perplexity": float(100 + i)}) for i in range(100)]
+    pcfg = PerplexityConfig(enabled=True, models_dir="x", drop_rule="tail")
+    kept, dropped = _beam_buckets(docs, pcfg, tmp_path / "cut.json")
+    assert len(kept) + len(dropped) == 100 and 39 <= len(dropped) <= 41
+    assert all(d.reason == "perplexity_tail" and d.stage == "perplexity" for d in dropped)
+    assert min(d.doc.meta["perplexity"] for d in dropped) > max(d.meta["perplexity"] for d in kept)
+
+
+def test_corpus_mode_transform_annotates_without_bucket(models):
+    f = PerplexityFilter(PerplexityConfig(enabled=True, models_dir=str(models), languages=["en"]))
+    out = f(Document("d", "The cat sat on the mat and looked out of the window.", meta={"language": "en"}))
+    assert isinstance(out, Document) and out.meta["perplexity"] > 0 and "perplexity_bucket" not in out.meta

@@ -51,6 +51,11 @@ BUILD_HINT = "run scripts/build_kenlm.sh (builds lmplz and build_binary from the
 
 
 # ----------------------------------------------------------------------------------------- lmplz
+# Below this many training words train-lm warns: CCNet's models were trained on whole Wikipedias (hundreds of
+# millions of words); one million words is the least where a 5-gram model's ranking starts to be stable.
+USEFUL_TRAINING_WORDS = 1_000_000
+
+
 def default_kenlm_bin_dir() -> Path:
     home = os.environ.get("CORPUSFORGE_HOME") or os.path.join(os.path.expanduser("~"), ".cache", "corpusforge")
     return Path(home) / "kenlm" / "bin"
@@ -228,6 +233,13 @@ def train_language_model(lang: str, texts: list[str], out_dir: str | os.PathLike
     if not units:
         raise ConfigError(f"the reference for {lang!r} has no text left after normalization")
     training_text = ("\n".join(units) + "\n").encode("utf-8")
+    n_words = sum(len(u.split()) for u in units)
+    if n_words < USEFUL_TRAINING_WORDS:
+        log.warning(
+            "train-lm %s: %d training words. A 5-gram model that ranks text reliably needs millions of words "
+            "(CCNet trained on each language's Wikipedia: %s+ words recommended); with %.1f%% of that, "
+            "perplexities are noisy. Use this model to annotate (perplexity.drop_rule: none), never to decide "
+            "what a corpus keeps.", lang, n_words, f"{USEFUL_TRAINING_WORDS:,}", 100 * n_words / USEFUL_TRAINING_WORDS)
 
     with tempfile.TemporaryDirectory(prefix=f"train-lm-{lang}-", dir=out) as tmp:
         tmp_dir = Path(tmp)
@@ -290,6 +302,8 @@ def train_language_model(lang: str, texts: list[str], out_dir: str | os.PathLike
         "language": lang,
         "created_by": "corpusforge train-lm",
         "recipe": "CCNet (Wenzek et al. 2020): text_normalizer + SentencePiece + KenLM lmplz",
+        "training_words": n_words,
+        "enough_training_text": n_words >= USEFUL_TRAINING_WORDS,
         "scoring": scoring,
         "inputs": [{"path": p, "bytes": Path(p).stat().st_size, "sha256": sha256_bytes(Path(p).read_bytes())}
                    for p in (inputs or [])],

@@ -43,7 +43,8 @@ class DocumentTransform(abc.ABC):
 def apply_annotate_only(transform: DocumentTransform, doc: Document, result: TransformResult) -> TransformResult:
     """Turn a Drop into annotations when the stage runs in annotate-only mode."""
     if isinstance(result, Drop) and transform.annotate_only:
-        kept = doc
+        kept = doc.with_text(doc.text)  # a copy: Beam elements are never modified in place
+        kept.meta.update(result.annotations)
         kept.meta[f"{transform.name}_verdict"] = result.reason
         for k, v in result.signals.items():
             kept.meta.setdefault(f"{transform.name}_{k}", v)

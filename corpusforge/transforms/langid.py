@@ -83,16 +83,16 @@ class LanguageIdFilter(DocumentTransform):
         return out
 
     def decide(self, doc: Document, language: str, score: float) -> TransformResult:
-        # Annotated in place so an annotate-only run (which keeps the input doc) still carries the language.
-        doc.meta["language"] = language
-        doc.meta["language_score"] = score
+        annotations = {"language": language, "language_score": score}
         threshold = self.threshold_for(language)
         signals = {"language": language, "language_score": score, "threshold": threshold}
         if score < threshold:
-            return Drop("langid_low_score", signals)
+            return Drop("langid_low_score", signals, annotations=annotations)
         if self.languages is not None and language not in self.languages:
-            return Drop("langid_unwanted_language", signals)
-        return doc
+            return Drop("langid_unwanted_language", signals, annotations=annotations)
+        out = doc.with_text(doc.text)  # a new Document: Beam elements are never modified in place
+        out.meta.update(annotations)
+        return out
 
     def __call__(self, doc: Document) -> TransformResult:
         language, score = self.predict([doc.text])[0]

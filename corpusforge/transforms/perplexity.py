@@ -1,4 +1,4 @@
-"""CCNet perplexity filtering: score each document with its language's KenLM model, bucket, and drop.
+"""CCNet perplexity filtering: score each document with its language's KenLM model, bucket, and (optionally) drop.
 
 Scoring follows CCNet (Wenzek et al. 2020, "CCNet: Extracting High Quality Monolingual Datasets from Web
 Crawl Data"; facebookresearch/cc_net `perplexity.py`): text is normalized with CCNet's text_normalizer,
@@ -9,9 +9,16 @@ tokenized into SentencePiece pieces, and scored by a KenLM n-gram model with sen
 (the +1 counts the end-of-sentence token). In the default "lines" mode each line of the document is
 normalized, tokenized and scored separately and empty lines are skipped; "document" mode reproduces CCNet's
 mine.py, where the whole document is normalized at once (the normalizer deletes newlines) and scored as one
-sequence. Buckets as CCNet's PerplexityBucket: head below the 30th percentile of held-out perplexities,
-middle below the 60th, tail from there up. Documents in a language without a model pass through with
-`perplexity: null`.
+sequence.
+
+Buckets as CCNet's PerplexityBucket: head below the 30th percentile, middle below the 60th, tail from there
+up. With `cutoffs: corpus` (the default, as CCNet) the percentiles are those of the corpus being processed,
+per language: this transform only annotates `perplexity`, and the pipeline (pipelines/perplexity.py) counts a
+per-language histogram of every document's perplexity on a fixed log grid (`perplexity_bin`), reads the
+percentiles off it (`cutoffs_from_histogram`) and assigns buckets. With `cutoffs: reference` the cutoffs are
+the percentiles of the model's held-out reference text, stored beside the model, and this transform buckets
+directly. Nothing is dropped unless `drop_rule` is set. Documents in a language without a model pass
+through with `perplexity: null`.
 
 Model layout in `models_dir` (local or gs://): `<lang>.sp.model` plus the first of `<lang>.arpa.bin` (CCNet's
 published models), `<lang>.bin`, `<lang>.arpa`; cutoffs from `<lang>.cutoffs.json` (written by
@@ -50,6 +57,44 @@ _LOAD_LOCK = threading.Lock()
 def perplexity_from_scores(log10_prob: float, length: int) -> float:
     """CCNet's `pp`: 10 ** (-log10 P / tokens), rounded to 0.1 as CCNet stores it."""
     return round(10.0 ** (-log10_prob / length), 1)
+
+
+# Corpus percentiles are read off a histogram on this log grid: bins of 1/1000 decade (0.23% wide), so the
+# histogram of any corpus has at most a few thousand bins per language and the cutoffs are exact to that
+# width, deterministic whatever the worker count.
+BINS_PER_DECADE = 1000
+
+
+def perplexity_bin(perplexity: float) -> int:
+    import math
+
+    return int(math.floor(math.log10(max(perplexity, 1.0)) * BINS_PER_DECADE))
+
+
+def bin_upper_value(b: int) -> float:
+    """The smallest perplexity of the next bin: documents below it are in bin `b` or lower."""
+    return round(10.0 ** ((b + 1) / BINS_PER_DECADE), 1)
+
+
+def cutoffs_from_histogram(counts: dict[int, int], percentiles: tuple[int, ...]) -> dict[int, float]:
+    """Percentile -> perplexity cutoff from a {bin: documents} histogram: the cutoff for p is the upper edge
+    of the bin holding the document at rank ceil(p% of n) (nearest-rank percentile on the grid)."""
+    import math
+
+    n = sum(counts.values())
+    out: dict[int, float] = {}
+    if not n:
+        return out
+    ordered = sorted(counts.items())
+    for p in percentiles:
+        rank = max(1, math.ceil(p / 100 * n))
+        seen = 0
+        for b, c in ordered:
+            seen += c
+            if seen >= rank:
+                out[p] = bin_upper_value(b)
+                break
+    return out
 
 
 def perplexity_bucket(perplexity: float | None, head_cutoff: float, tail_cutoff: float) -> str | None:
@@ -233,7 +278,8 @@ def _load(kind: str, path: str):
 
 # --------------------------------------------------------------------------------------- transform
 class PerplexityFilter(DocumentTransform):
-    """CCNet perplexity filter; annotates `perplexity` and `perplexity_bucket`, drops by `cfg.drop_rule`.
+    """CCNet perplexity filter; annotates `perplexity` (and, with reference cutoffs, `perplexity_bucket`) and
+    drops by `cfg.drop_rule` when the cutoffs are known here (reference cutoffs, or `max_perplexity`).
 
     Drop reasons: `perplexity_tail` (bucket tail), `perplexity_above_max` (above cfg.max_perplexity).
     """
@@ -248,13 +294,14 @@ class PerplexityFilter(DocumentTransform):
         self.annotate_only = cfg.annotate_only
         self.files = find_model_files(cfg.models_dir, cfg.languages)
         self.cutoffs: dict[str, tuple[float, float]] = {}
-        for lang, files in sorted(self.files.items()):
+        reference = cfg.cutoffs == "reference"
+        for lang, files in sorted(self.files.items()) if reference else ():
             if files.cutoffs is None:
                 if cfg.drop_rule == "tail":
                     raise ConfigError(
                         f"perplexity: no cutoffs for {lang!r} (expected {_join(cfg.models_dir, lang + CUTOFFS_SUFFIX)}"
-                        f" or {CCNET_CUTOFF_CSV}); drop_rule 'tail' needs them. Retrain with `corpusforge train-lm`,"
-                        f" or use drop_rule 'max_perplexity' / 'none'."
+                        f" or {CCNET_CUTOFF_CSV}); drop_rule 'tail' with cutoffs 'reference' needs them. Retrain "
+                        f"with `corpusforge train-lm`, or use cutoffs 'corpus'."
                     )
                 continue
             pct, scoring = read_cutoffs(files.cutoffs, lang)
@@ -297,15 +344,26 @@ class PerplexityFilter(DocumentTransform):
     def __call__(self, doc: Document) -> TransformResult:
         language = doc.meta.get("language")
         perplexity = self.score(doc.text, language)
+        out = doc.with_text(doc.text)  # a new Document: Beam elements are never modified in place
+        out.meta["perplexity"] = perplexity
+        if self.cfg.cutoffs == "corpus":
+            # The bucket (and a tail drop) is decided in the pipeline, once the corpus percentiles are known.
+            return self.decide(out, None) if self.cfg.drop_rule == "max_perplexity" else out
         cut = self.cutoffs.get(language)
-        bucket = perplexity_bucket(perplexity, *cut) if cut else None
-        doc.meta["perplexity"] = perplexity
-        doc.meta["perplexity_bucket"] = bucket
+        out.meta["perplexity_bucket"] = perplexity_bucket(perplexity, *cut) if cut else None
+        return self.decide(out, cut)
+
+    def decide(self, doc: Document, cut: tuple[float, float] | None) -> TransformResult:
+        """Apply `drop_rule` to an annotated document (`cut`: its language's (head, tail) cutoffs)."""
+        perplexity, language = doc.meta.get("perplexity"), doc.meta.get("language")
         if perplexity is None:
             return doc
-        if self.cfg.drop_rule == "tail" and bucket == "tail":
-            return Drop("perplexity_tail", {"perplexity": perplexity, "tail_cutoff": cut[1], "language": language})
+        keep = {k: doc.meta[k] for k in ("perplexity", "perplexity_bucket") if k in doc.meta}
+        if self.cfg.drop_rule == "tail" and cut is not None and doc.meta.get("perplexity_bucket") == "tail":
+            return Drop("perplexity_tail", {"perplexity": perplexity, "tail_cutoff": cut[1], "language": language},
+                        annotations=keep)
         if self.cfg.drop_rule == "max_perplexity" and perplexity > self.cfg.max_perplexity:
             return Drop("perplexity_above_max",
-                        {"perplexity": perplexity, "max_perplexity": self.cfg.max_perplexity, "language": language})
+                        {"perplexity": perplexity, "max_perplexity": self.cfg.max_perplexity, "language": language},
+                        annotations=keep)
         return doc

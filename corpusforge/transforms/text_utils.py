@@ -30,13 +30,12 @@ word" and "terminal punctuation" definitions match the reference implementation 
 from __future__ import annotations
 
 import re
+import threading
 from functools import lru_cache
 
 import regex
 
-# Languages whose words are not separated by spaces (ISO 639-1 / fastText lid.176 labels).
-UNSEGMENTED_LANGUAGES = frozenset({"zh", "ja", "th", "lo", "km", "my", "bo", "yue", "wuu"})
-DEFAULT_LANGUAGE = "en"
+from corpusforge.languages import DEFAULT_LANGUAGE, EXTRA_SENTENCE_ENDS, UNSEGMENTED_LANGUAGES, word_segmenter
 
 # datatrove PUNCTUATION: ASCII and CJK punctuation plus every C0/C1 control character except \t and \n.
 PUNCTUATION = (
@@ -74,10 +73,11 @@ _UNITS = "km\u00b2|km|kg|mg|cm|mm|ha|ft|lb|oz|mph|kmh|MB|KB|GB|TB|kb|gb|m\u00b2|
 _P = regex.escape(_SPACY_PUNCT)
 _Q = regex.escape(_SPACY_QUOTES)
 _C = regex.escape(_SPACY_CURRENCY)
-_PREFIX_RE = regex.compile(rf"^(?:\.\.+|[{_P}{_Q}{_C}\u00a7%=\u2014\u2013]|\+(?![0-9]))")
+_PREFIX_RE = regex.compile(rf"\G(?:\.\.+|[{_P}{_Q}{_C}\u00a7%=\u2014\u2013]|\+(?![0-9]))")
 _SUFFIX_RE = regex.compile(
     rf"(?:\.\.+|'s|'S|\u2019s|\u2019S|[{_P}{_Q}\u2014\u2013]|(?<=[0-9])\+|(?<=[0-9])[{_C}]|(?<=[0-9])(?:{_UNITS})"
-    rf"|(?<=[0-9\p{{Ll}}%\u00b2\-+{_P}{_Q}])\.|(?<=\p{{Lu}}\p{{Lu}})\.)$"
+    rf"|(?<=[0-9\p{{Ll}}%\u00b2\-+{_P}{_Q}])\.|(?<=\p{{Lu}}\p{{Lu}})\.)$",
+    flags=regex.REVERSE,
 )
 _INFIX_RE = regex.compile(
     rf"\.\.+|\u2026|(?<=[0-9])[+\-*^](?=[0-9-])|(?<=[\p{{Ll}}{_Q}])\.(?=[\p{{Lu}}{_Q}])|(?<=\p{{L}}),(?=\p{{L}})"
@@ -87,37 +87,37 @@ _CHUNK_RE = regex.compile(r"\S+")
 
 
 def _split_chunk(chunk: str, out: list[str]) -> None:
+    # Indices instead of slices, a \\G-anchored prefix match and a reverse (end-first) suffix search: every
+    # step costs the length of what it peels, so a chunk of a million brackets is linear, not quadratic.
     prefixes: list[str] = []
     suffixes: list[str] = []
-    last = -1
-    while chunk and len(chunk) != last:
-        last = len(chunk)
-        pre = _PREFIX_RE.search(chunk)
-        pre_len = pre.end() if pre else 0
-        suf = _SUFFIX_RE.search(chunk[pre_len:])
-        suf_len = (len(chunk) - pre_len - suf.start()) if suf else 0
-        if pre_len and suf_len and pre_len + suf_len <= len(chunk):
-            prefixes.append(chunk[:pre_len])
-            suffixes.append(chunk[len(chunk) - suf_len:])
-            chunk = chunk[pre_len:len(chunk) - suf_len]
-        elif pre_len:
-            prefixes.append(chunk[:pre_len])
-            chunk = chunk[pre_len:]
-        elif suf_len:
-            suffixes.append(chunk[len(chunk) - suf_len:])
-            chunk = chunk[:len(chunk) - suf_len]
+    start, end = 0, len(chunk)
+    while start < end:
+        pre = _PREFIX_RE.match(chunk, start, end)
+        pre_end = pre.end() if pre else start
+        suf = _SUFFIX_RE.search(chunk, pre_end, end)
+        suf_start = suf.start() if suf and suf.end() == end and suf.start() < end else end
+        if pre_end == start and suf_start == end:
+            break
+        if pre_end > start:
+            prefixes.append(chunk[start:pre_end])
+        if suf_start < end and suf_start >= pre_end:
+            suffixes.append(chunk[suf_start:end])
+            end = suf_start
+        start = pre_end
     out.extend(prefixes)
-    if chunk:
-        start = 0
-        for m in _INFIX_RE.finditer(chunk):
-            if m.start() == 0 and m.end() == len(chunk):
+    if start < end:
+        rest = chunk[start:end]
+        pos = 0
+        for m in _INFIX_RE.finditer(rest):
+            if m.start() == 0 and m.end() == len(rest):
                 break
-            if m.start() > start:
-                out.append(chunk[start:m.start()])
+            if m.start() > pos:
+                out.append(rest[pos:m.start()])
             out.append(m.group())
-            start = m.end()
-        if start < len(chunk):
-            out.append(chunk[start:])
+            pos = m.end()
+        if pos < len(rest):
+            out.append(rest[pos:])
     out.extend(reversed(suffixes))
 
 
@@ -158,12 +158,91 @@ def is_unsegmented(language: str | None, unsegmented: frozenset[str] | set[str] 
     return (language or DEFAULT_LANGUAGE) in unsegmented
 
 
-def split_words(text: str, language: str | None = None,
-                unsegmented: frozenset[str] | set[str] = UNSEGMENTED_LANGUAGES) -> list[str]:
-    """Words and symbol words of `text` (see the module docstring). `language` None means English."""
-    if is_unsegmented(language, unsegmented):
-        return _UNSEGMENTED_RE.findall(text)
-    return _spacy_like_words(text)
+# Dictionary segmenters are loaded once per process (per thread for MeCab, whose tagger is not thread-safe).
+_SEGMENTERS = threading.local()
+_JIEBA_LOCK = threading.Lock()
+
+
+def _jieba_words(text: str) -> list[str]:
+    import jieba
+
+    if not getattr(jieba.dt, "initialized", False):
+        with _JIEBA_LOCK:
+            jieba.setLogLevel(60)
+            jieba.initialize()
+    out: list[str] = []
+    pos = 0
+    # jieba is quadratic in the length of one run of Han characters (2.8 s for 20,000, 11 s for 40,000):
+    # runs longer than any sentence are cut into bounded pieces first.
+    for m in _LONG_HAN_RUN.finditer(text):
+        out.extend(jieba.lcut(text[pos:m.start()], HMM=True))
+        run = m.group()
+        for i in range(0, len(run), _JIEBA_PIECE):
+            out.extend(jieba.lcut(run[i:i + _JIEBA_PIECE], HMM=True))
+        pos = m.end()
+    out.extend(jieba.lcut(text[pos:], HMM=True))
+    return [w for w in out if not w.isspace()]
+
+
+_JIEBA_PIECE = 500
+_LONG_HAN_RUN = regex.compile(r"\p{Han}{%d,}" % (_JIEBA_PIECE + 1))
+
+
+def _mecab_words(text: str) -> list[str]:
+    tagger = getattr(_SEGMENTERS, "mecab", None)
+    if tagger is None:
+        import fugashi  # MeCab with the UniDic-lite dictionary shipped in the unidic-lite package
+
+        tagger = _SEGMENTERS.mecab = fugashi.Tagger("-Owakati")
+    out: list[str] = []
+    for line in text.split("\n"):
+        pos = 0
+        # MeCab costs ~25 us per character on long runs of symbols (and crashes the process on a line of a
+        # million): such runs are split here, one word per character, and MeCab gets the text between them,
+        # in bounded pieces.
+        for m in _SYMBOL_RUN.finditer(line):
+            _mecab_pieces(tagger, line[pos:m.start()], out)
+            out.extend(m.group())
+            pos = m.end()
+        _mecab_pieces(tagger, line[pos:], out)
+    return out
+
+
+_SYMBOL_RUN = regex.compile(r"[\p{P}\p{S}]{8,}")
+_MECAB_PIECE = 20_000
+
+
+def _mecab_pieces(tagger, span: str, out: list[str]) -> None:
+    for i in range(0, len(span), _MECAB_PIECE):
+        piece = span[i:i + _MECAB_PIECE]
+        if piece.strip():
+            out.extend(tagger.parse(piece).split())
+
+
+def split_words(text: str, language: str | None = None) -> list[str]:
+    """Words and symbol words of `text` in `language` (None: the default language), segmented as
+    `corpusforge.languages.word_segmenter` says: spaCy-like rules for space-separated scripts, jieba for
+    Chinese, MeCab for Japanese, one word per character for the other scripts written without spaces.
+
+    Cached for the last few documents: the Gopher, FineWeb and C4 stages split the same text one after the
+    other (the text object is passed on unchanged, so the cache lookup is an identity check)."""
+    return list(_split_words(text, language))
+
+
+@lru_cache(maxsize=16)
+def _split_words(text: str, language: str | None) -> tuple[str, ...]:
+    return tuple(_segment(text, language))
+
+
+def _segment(text: str, language: str | None) -> list[str]:
+    segmenter = word_segmenter(language)
+    if segmenter == "rules":
+        return _spacy_like_words(text)
+    if segmenter == "jieba":
+        return _jieba_words(text)
+    if segmenter == "mecab":
+        return _mecab_words(text)
+    return _UNSEGMENTED_RE.findall(text)
 
 
 def is_symbol_word(word: str) -> bool:
@@ -171,12 +250,11 @@ def is_symbol_word(word: str) -> bool:
     return all(ch in PUNCTUATION_SET for ch in word)
 
 
-def split_line_words(line: str, language: str | None = None,
-                     unsegmented: frozenset[str] | set[str] = UNSEGMENTED_LANGUAGES) -> list[str]:
+def split_line_words(line: str, language: str | None = None) -> list[str]:
     """Words of one line as C4 counts them: whitespace-separated tokens (TFDS `line.split()`); for languages
-    without spaces, the non-symbol words of the character segmentation instead."""
-    if is_unsegmented(language, unsegmented):
-        return [w for w in split_words(line, language, unsegmented) if not is_symbol_word(w)]
+    written without spaces, the non-symbol words of their segmenter instead."""
+    if word_segmenter(language) != "rules":
+        return [w for w in split_words(line, language) if not is_symbol_word(w)]
     return line.split()
 
 
@@ -197,12 +275,20 @@ def split_lines(text: str) -> list[str]:
 # ------------------------------------------------------------------------------------------ sentences
 _CLOSERS = "\"'\u201d\u2019\u00bb)]\u300d\u300f\uff09"
 _CLOSER_CLASS = "[" + regex.escape(_CLOSERS) + "]*"
-_SENTENCE_END = regex.compile(
-    rf"(?:(?<!\.)(?!\.{{2,}}(?![!?]))[.!?\u203c\u2047\u2048\u2049]+{_CLOSER_CLASS}(?=\s|$))"
-    rf"|(?:[\u3002\uff01\uff1f\uff61]+{_CLOSER_CLASS})"
-    rf"|(?:[\u0964\u0965\u061f\u06d4]+{_CLOSER_CLASS}(?=\s|$))"
-)
-_LAST_TOKEN = regex.compile(r"(\S+)$")
+_ENDS = ".!?\u203c\u2047\u2048\u2049"
+
+
+@lru_cache(maxsize=64)
+def _sentence_end_re(extra: str = "") -> regex.Pattern:
+    # Each alternative starts only at the first mark of a run (lookbehind) and takes the run possessively,
+    # so a megabyte of "!!!" costs one pass, not one pass per position.
+    ends = regex.escape(_ENDS + extra)
+    return regex.compile(
+        rf"(?:(?<![{ends}])(?!\.{{2,}}(?![!?]))[{ends}]++{_CLOSER_CLASS}(?=\s|$))"
+        rf"|(?:[\u3002\uff01\uff1f\uff61]++{_CLOSER_CLASS})"
+        rf"|(?:(?<![\u0964\u0965\u061f\u06d4])[\u0964\u0965\u061f\u06d4]++{_CLOSER_CLASS}(?=\s|$))"
+    )
+
 
 # Abbreviations whose period does not end a sentence (lowercased, with their final period).
 ABBREVIATIONS = {
@@ -220,10 +306,10 @@ ABBREVIATIONS = {
 
 
 def _is_abbreviation(piece: str, language: str | None) -> bool:
-    m = _LAST_TOKEN.search(piece)
-    if not m:
+    parts = piece.rsplit(None, 1)  # from the right: costs the last token, not the piece
+    if not parts:
         return False
-    token = m.group(1).lower().lstrip("(\"'\u201c\u201e\u00ab[")
+    token = parts[-1].lower().lstrip("(\"'\u201c\u201e\u00ab[")
     if len(token) == 2 and token[1] == "." and token[0].isalpha():
         return True  # a single-letter initial: "J. R. R. Tolkien"
     return token in ABBREVIATIONS.get(language or DEFAULT_LANGUAGE, ABBREVIATIONS["en"])
@@ -232,17 +318,14 @@ def _is_abbreviation(piece: str, language: str | None) -> bool:
 def split_sentences(text: str, language: str | None = None) -> list[str]:
     """Sentences of `text` (stripped, non-empty). Text without a sentence end is one sentence."""
     sentences: list[str] = []
-    start = 0
-    pending = ""
-    for m in _SENTENCE_END.finditer(text):
-        piece = pending + text[start:m.end()]
-        start = m.end()
-        if m.group(0).startswith(".") and m.group(0).rstrip(_CLOSERS) == "." and _is_abbreviation(piece, language):
-            pending = piece
+    start = 0  # where the sentence being built starts (it may span abbreviation periods)
+    for m in _sentence_end_re(EXTRA_SENTENCE_ENDS.get(language or DEFAULT_LANGUAGE, "")).finditer(text):
+        if m.group(0).startswith(".") and m.group(0).rstrip(_CLOSERS) == "." and _is_abbreviation(
+                text[max(start, m.start() - 64):m.end()], language):
             continue
-        pending = ""
-        _append_sentence(sentences, piece)
-    _append_sentence(sentences, pending + text[start:])
+        _append_sentence(sentences, text[start:m.end()])
+        start = m.end()
+    _append_sentence(sentences, text[start:])
     return sentences
 
 

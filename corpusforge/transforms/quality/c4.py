@@ -15,8 +15,10 @@ Constants: `constants: datatrove` (default) = 3 words per line, 5 sentences, end
 `constants: tfds` = 5 words per line, 3 sentences, end marks . ? ! " (C4 as released).
 
 Language handling (our addition; English behaves exactly as above): words of a line are whitespace tokens,
-or for languages without spaces the character segmentation of `text_utils`; the terminal-punctuation and
-sentence-count rules apply only to `languages` when set; `extra_terminal_punctuation[lang]` adds end marks.
+or for languages without spaces the words of their segmenter (`text_utils.split_words`); the
+terminal-punctuation and sentence-count rules apply only to `languages` when set; the config resolved for
+the document's language (`corpusforge.languages`) adds end marks: full-width marks and closing brackets for
+Chinese and Japanese, ";" (the NFC form of the Greek question mark) for Greek.
 Sentences are counted with `text_utils.split_sentences`, a regular-expression splitter (datatrove uses
 spaCy's sentencizer, TFDS NLTK punkt; neither is used here so nothing is downloaded).
 
@@ -29,8 +31,8 @@ import re
 from corpusforge.config import C4QualityConfig
 from corpusforge.records import Document, Drop, TransformResult
 from corpusforge.transforms.base import DocumentTransform
-from corpusforge.transforms.quality.gopher import document_language
-from corpusforge.transforms.text_utils import UNSEGMENTED_LANGUAGES, split_line_words, split_sentences
+from corpusforge.transforms.quality.language_rules import document_language, mark_skipped, rules_for
+from corpusforge.transforms.text_utils import split_line_words, split_sentences
 
 CITATION_REGEX = re.compile(r"\[\d*]|\[edit]|\[citation needed]")
 ELLIPSIS = "..."
@@ -45,26 +47,22 @@ class C4QualityFilter(DocumentTransform):
 
     name = "c4"
 
-    def __init__(self, cfg: C4QualityConfig | None = None, unsegmented_languages=UNSEGMENTED_LANGUAGES):
+    def __init__(self, cfg: C4QualityConfig | None = None):
         self.cfg = cfg or C4QualityConfig()
         self.annotate_only = self.cfg.annotate_only
-        self.min_words_per_line = self.cfg.resolved_min_words_per_line()
-        self.min_num_sentences = self.cfg.resolved_min_num_sentences()
-        self.end_marks = self.cfg.resolved_terminal_punctuation()
-        self.unsegmented = frozenset(unsegmented_languages)
         self.languages = None if self.cfg.languages is None else frozenset(self.cfg.languages)
 
-    def _end_marks(self, language: str) -> tuple[str, ...]:
-        extra = self.cfg.extra_terminal_punctuation.get(language)
-        return self.end_marks + tuple(extra) if extra else self.end_marks
-
     def __call__(self, doc: Document) -> TransformResult:
-        cfg = self.cfg
         language = document_language(doc)
+        cfg, skipped = rules_for(self.cfg, self.name, language)
+        if not cfg.enabled:
+            return mark_skipped(doc, self.name, skipped)
+        min_words_per_line = cfg.resolved_min_words_per_line()
+        min_num_sentences = cfg.resolved_min_num_sentences()
         sentence_rules = self.languages is None or language in self.languages
         check_punct = cfg.filter_no_terminal_punct and sentence_rules
-        count_sentences = sentence_rules and self.min_num_sentences > 0
-        end_marks = self._end_marks(language)
+        count_sentences = sentence_rules and min_num_sentences > 0
+        end_marks = cfg.resolved_terminal_punctuation()
         max_word = cfg.max_word_length if cfg.max_word_length is not None and cfg.max_word_length > 0 else None
 
         lines = doc.text.splitlines() if cfg.split_paragraph else split_sentences(doc.text, language)
@@ -73,7 +71,7 @@ class C4QualityFilter(DocumentTransform):
         num_sentences = 0
         for line in lines:
             line = line.strip()
-            words = split_line_words(line, language, self.unsegmented)
+            words = split_line_words(line, language)
             if max_word is not None and any(len(w) > max_word for w in words):
                 removed["too_long_word"] += 1
                 continue
@@ -82,7 +80,7 @@ class C4QualityFilter(DocumentTransform):
             if check_punct and (not line.endswith(end_marks) or line.endswith(ELLIPSIS)):
                 removed["no_terminal_punct"] += 1
                 continue
-            if len(words) < self.min_words_per_line:
+            if len(words) < min_words_per_line:
                 removed["too_few_words"] += 1
                 continue
             line_lower = line.lower()
@@ -100,16 +98,20 @@ class C4QualityFilter(DocumentTransform):
                 num_sentences += len(split_sentences(line, language)) if cfg.split_paragraph else 1
             kept_lines.append(line)
 
-        if count_sentences and num_sentences < self.min_num_sentences:
+        if count_sentences and num_sentences < min_num_sentences:
             return Drop("c4_too_few_sentences", {
                 **self._signals(lines, kept_lines, removed, language),
-                "num_sentences": num_sentences, "min_num_sentences": self.min_num_sentences,
+                "num_sentences": num_sentences, "min_num_sentences": min_num_sentences,
             })
         text = ("\n" if cfg.split_paragraph else " ").join(kept_lines).strip()
         if not text:
             return Drop("c4_no_lines_left", self._signals(lines, kept_lines, removed, language))
-        out = doc if text == doc.text else doc.with_text(text)
+        out = doc.with_text(text)  # a new Document: Beam elements are never modified in place
+        if count_sentences:
+            out.meta["c4_num_sentences"] = num_sentences
         out.meta["c4_lines"] = self._line_counts(lines, kept_lines, removed)
+        if skipped:
+            out.meta[f"{self.name}_skipped"] = sorted(skipped)
         return out
 
     @staticmethod

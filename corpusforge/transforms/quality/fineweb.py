@@ -8,9 +8,14 @@
     `short_line_thr` (0.67);
   * fineweb_char_dup_ratio: characters in repeated lines (every occurrence after the first) over the
     characters of the text without newlines, above `char_duplicates_ratio` (0.01);
-  * fineweb_list_ratio: newlines per word above `new_line_ratio` (0.3).
+  * fineweb_list_ratio: line breaks per word above `new_line_ratio` (0.3). Line breaks are counted between
+    non-blank lines (datatrove counts every "\\n"): a blank line separates paragraphs, it is not a list
+    item, and counting it made double-spaced prose look twice as list-like as the same text single-spaced.
 
-Words come from `text_utils.split_words` for the document's language (datatrove: spaCy tokens); a text with
+Thresholds are resolved for the document's language (`corpusforge.languages`: FineWeb-2's line_punct_thr
+and new_line_ratio; 10-character short lines for Chinese and Japanese, whose words average about two
+characters). Words come from `text_utils.split_words` for the document's language (datatrove: spaCy
+tokens); a text with
 no non-blank line drops with `fineweb_empty`. Every drop carries the measured ratio and its threshold.
 """
 from __future__ import annotations
@@ -18,8 +23,9 @@ from __future__ import annotations
 from corpusforge.config import FineWebQualityConfig
 from corpusforge.records import Document, Drop, TransformResult
 from corpusforge.transforms.base import DocumentTransform
-from corpusforge.transforms.quality.gopher import document_language, find_duplicates
-from corpusforge.transforms.text_utils import TERMINAL_PUNCTUATION, UNSEGMENTED_LANGUAGES, split_words
+from corpusforge.transforms.quality.gopher import find_duplicates
+from corpusforge.transforms.quality.language_rules import document_language, mark_skipped, rules_for
+from corpusforge.transforms.text_utils import TERMINAL_PUNCTUATION, split_words
 
 STOP_CHARS = tuple(sorted(TERMINAL_PUNCTUATION))
 
@@ -33,13 +39,15 @@ class FineWebQualityFilter(DocumentTransform):
 
     name = "fineweb"
 
-    def __init__(self, cfg: FineWebQualityConfig | None = None, unsegmented_languages=UNSEGMENTED_LANGUAGES):
+    def __init__(self, cfg: FineWebQualityConfig | None = None):
         self.cfg = cfg or FineWebQualityConfig()
         self.annotate_only = self.cfg.annotate_only
-        self.unsegmented = frozenset(unsegmented_languages)
 
     def __call__(self, doc: Document) -> TransformResult:
-        cfg = self.cfg
+        language = document_language(doc)
+        cfg, skipped = rules_for(self.cfg, self.name, language)
+        if not cfg.enabled:
+            return mark_skipped(doc, self.name, skipped)
         text = doc.text
         lines = [line for line in text.split("\n") if line.strip() != ""]
         if not lines:
@@ -63,9 +71,9 @@ class FineWebQualityFilter(DocumentTransform):
         if cfg.char_duplicates_ratio is not None and dup > cfg.char_duplicates_ratio:
             return Drop("fineweb_char_dup_ratio", {**s, "threshold": cfg.char_duplicates_ratio})
 
-        n_words = len(split_words(text, document_language(doc), self.unsegmented))
-        list_ratio = text.count("\n") / max(n_words, 1)
+        n_words = len(split_words(text, language))
+        list_ratio = (len(lines) - 1) / max(n_words, 1)
         s["list_ratio"] = _r(list_ratio)
         if cfg.new_line_ratio is not None and list_ratio > cfg.new_line_ratio:
             return Drop("fineweb_list_ratio", {**s, "threshold": cfg.new_line_ratio})
-        return doc
+        return mark_skipped(doc, self.name, skipped)
