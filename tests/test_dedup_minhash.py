@@ -156,3 +156,20 @@ def test_star_steps_and_reference_components():
     assert small_star("d", ["b", "c"]) == [("c", "b"), ("d", "b")]
     assert components_union_find([("b", "a"), ("c", "b"), ("e", "d")]) == {"a": "a", "b": "a", "c": "a", "d": "d",
                                                                            "e": "d"}
+
+
+def test_representative_rank_keeps_the_copy_worth_keeping():
+    from corpusforge.transforms.dedup.lsh import node_id, representative_rank
+
+    text = "The Quick Brown Fox jumps over the lazy dog near the River Thames."
+    original = node_key("b", rank=representative_rank(None, text))
+    flattened = node_key("a", rank=representative_rank(None, text.lower()))
+    assert min(original, flattened) == original  # more distinct characters wins over the smaller id
+    fluent = node_key("z", rank=representative_rank(120.5, text))
+    edited = node_key("a", rank=representative_rank(480.0, text))
+    assert min(fluent, edited) == fluent  # lower perplexity first
+    same = [node_key(i, rank=representative_rank(None, text)) for i in "cab"]
+    assert node_id(min(same)) == "a"  # identical copies: the smallest id
+    earlier = node_key("zz", earlier=True)
+    assert min([earlier, fluent, original]) == earlier  # an earlier run's document always stays
+    assert node_id(node_key("id\x1fwith separator", rank=representative_rank(1.0, "x"))) == "id\x1fwith separator"

@@ -33,7 +33,8 @@ rule text-dedup and datatrove use too).
 Order: exact -> URL -> near duplicates -> lines. A document dropped at one step names the document it
 duplicates; if that one is dropped at a later step, the pointer is moved to the later step's representative,
 so `duplicate_of` always names a kept document (or a document of an earlier run). Every representative is
-the smallest node of its group: an earlier run's document first, then the smallest id. Same input, same
+the smallest node of its group: an earlier run's document first, then the best `lsh.representative_rank`
+(lowest perplexity, most distinct characters), then the smallest id. Same input, same
 result, whatever the worker count or bundle order.
 
 Refresh: with `state_dir`, the state rows of earlier runs (exact hash, URL key, band keys, shingle hashes,
@@ -100,6 +101,11 @@ class Keys(NamedTuple):
     order: Any = None  # url_keep sort key, only when URL dedup is on
     bands: tuple = ()
     lines: tuple = ()  # only when line dedup is on
+    rank: str = ""  # lsh.representative_rank: which copy of a cluster is kept
+
+    @property
+    def node(self) -> str:
+        return lsh.node_key(self.id, rank=self.rank)
 
 
 class Drop(NamedTuple):
@@ -217,12 +223,8 @@ def write_state(rows, path: str, num_shards: int = 4):
 
 
 # ------------------------------------------------------------------------------------------ keys
-def _node(doc_id: str) -> str:
-    return lsh.node_key(doc_id)
-
-
-def _doc_by_node(doc: Document):
-    return lsh.node_key(doc.id), doc
+def _doc_by_id(doc: Document):
+    return doc.id, doc
 
 
 class _ComputeKeys(beam.DoFn):
@@ -248,7 +250,8 @@ class _ComputeKeys(beam.DoFn):
     def process(self, batch: list[Document]):
         cfg = self.cfg
         keys = [Keys(d.id, exact_mod.exact_hash(d.text), normalize_url(d.url), self._order(d), (),
-                     tuple(exact_mod.line_hashes(d.text)) if cfg.line_dedup else ()) for d in batch]
+                     tuple(exact_mod.line_hashes(d.text)) if cfg.line_dedup else (),
+                     lsh.representative_rank(d.meta.get("perplexity"), d.text)) for d in batch]
         if not cfg.minhash:
             yield from keys
             return
@@ -264,7 +267,7 @@ class _ComputeKeys(beam.DoFn):
                 continue
             k = k._replace(bands=tuple(band_keys(sig, self.bands, self.rows)))
             if cfg.verify_jaccard:
-                yield beam.pvalue.TaggedOutput("shingles", (lsh.node_key(k.id), np.unique(hv)))
+                yield beam.pvalue.TaggedOutput("shingles", (k.node, np.unique(hv)))
             yield k
 
 
@@ -275,7 +278,7 @@ def _drop(k: Keys, reason: str, duplicate_of: str, **signals) -> beam.pvalue.Tag
 
 def _decide_exact(item):
     _, groups = item
-    new = sorted(groups["new"], key=lambda k: k.id)
+    new = sorted(groups["new"], key=lambda k: (k.rank, k.id))  # the copy worth keeping first
     earlier = sorted(groups["earlier"])
     if not new:
         return
@@ -336,7 +339,7 @@ def _key_url(k: Keys):
 
 # ------------------------------------------------------------------------------- LSH candidates
 def _bucket_entries(k: Keys):
-    node = lsh.node_key(k.id)
+    node = k.node
     for i, key in enumerate(k.bands):
         yield (i, key), node
 
@@ -528,12 +531,16 @@ def _apply_labels(item):
 
 
 def _keys_by_node(k: Keys):
-    return lsh.node_key(k.id), k
+    return k.node, k
+
+
+def _keys_by_id(k: Keys):
+    return k.id, k
 
 
 # ------------------------------------------------------------------------------------------ lines
 def _line_entries(k: Keys):
-    node = lsh.node_key(k.id)
+    node = k.node
     for h in k.lines:
         yield h, node
 
@@ -581,8 +588,14 @@ def _size_of(item):
     return n + 1, 1
 
 
-def _drop_by_node(d: Drop):
-    return lsh.node_key(d.id), d
+def _drop_by_id(d: Drop):
+    return d.id, d
+
+
+def _by_id(item):
+    """(node, value) -> (document id, value): the final join is keyed by id, the decisions by ranked node."""
+    node, value = item
+    return lsh.node_id(node), value
 
 
 # ------------------------------------------------------------------------------------- final join
@@ -736,11 +749,11 @@ class Deduplicate(beam.PTransform):
         else:
             removed = p | "NoLineRemovals" >> beam.Create([])
 
-        final = ({"doc": docs | "DocByNode" >> beam.Map(_doc_by_node),
-                  "drop": id_dropped | "DropByNode" >> beam.Map(_drop_by_node),
-                  "keys": keys | "SurvivorByNode" >> beam.Map(_keys_by_node),
-                  "removed": removed,
-                  "shingles": shingles}
+        final = ({"doc": docs | "DocById" >> beam.Map(_doc_by_id),
+                  "drop": id_dropped | "DropById" >> beam.Map(_drop_by_id),
+                  "keys": keys | "SurvivorById" >> beam.Map(_keys_by_id),
+                  "removed": removed | "RemovedById" >> beam.Map(_by_id),
+                  "shingles": shingles | "ShinglesById" >> beam.Map(_by_id)}
                  | "FinalJoin" >> beam.CoGroupByKey()
                  | "Finalize" >> beam.ParDo(_Finalize(cfg.line_dedup_min_sentences, self.params)).with_outputs(
                      "dropped", "state", main="kept"))

@@ -1,8 +1,8 @@
 """LSH buckets and connected components, as pure functions the Beam pipeline applies per key.
 
-Nodes are strings that sort in representative order: `node_key(id, earlier)` puts documents of an earlier
-run (refresh state) before every new document, then orders by id, so the smallest node of a component is
-its representative: the earliest run's smallest id.
+Nodes are strings that sort in representative order: `node_key(id, earlier, rank)` puts documents of an
+earlier run (refresh state) before every new document, then orders by `rank` (`representative_rank`: the
+copy worth keeping first), then by id, so the smallest node of a component is its representative.
 
 Connected components use large-star / small-star rounds (Kiveris et al. 2014, "Connected Components in
 MapReduce and Beyond"), the algorithm text-dedup runs on Spark: O(log^2 n) rounds, each one a group-by-node,
@@ -14,14 +14,26 @@ from __future__ import annotations
 from typing import Iterable, Iterator
 
 EARLIER, NEW = "0", "1"
+SEP = "\x1f"  # between the rank and the id; ranks never contain it, so the first one ends the rank
+_NO_PERPLEXITY = "9" * 10
 
 
-def node_key(doc_id: str, earlier: bool = False) -> str:
-    return (EARLIER if earlier else NEW) + doc_id
+def representative_rank(perplexity: float | None, text: str) -> str:
+    """Which copy of a duplicate cluster is kept, as a string that sorts best first: the most fluent copy
+    (lowest perplexity, when the perplexity stage scored the documents: an edited or spun copy reads worse
+    than the text it was made from), then the one with the most distinct characters (a copy whose case or
+    accents were flattened has fewer), then (in `node_key`) the smallest id. Deterministic: it depends on the
+    document only."""
+    p = _NO_PERPLEXITY if perplexity is None else f"{min(int(round(perplexity * 10)), 10 ** 10 - 1):010d}"
+    return f"{p}{99_999 - min(len(set(text)), 99_999):05d}"
+
+
+def node_key(doc_id: str, earlier: bool = False, rank: str = "") -> str:
+    return (EARLIER if earlier else NEW) + rank + SEP + doc_id
 
 
 def node_id(node: str) -> str:
-    return node[1:]
+    return node.split(SEP, 1)[1]
 
 
 def is_earlier(node: str) -> bool:
