@@ -403,8 +403,8 @@ class PIIConfig(StageConfig):
         default_factory=dict,
         description="language without its own model -> language in ner_languages whose model runs on it, e.g. "
                     "{de: en}; off by default: measured on German (bench/results/pii.md) the English model finds "
-                    "37% of names and marks UI nouns in 69% of documents. Languages in neither get pattern "
-                    "recognizers only",
+                    "37% of names and marks UI nouns in 69% of documents. For a language in name_lexicons its "
+                    "names must pass the word-cluster check. Languages in neither get pattern recognizers only",
     )
     name_lexicons: list[str] = Field(
         default_factory=lambda: ["de"],

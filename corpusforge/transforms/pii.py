@@ -18,8 +18,9 @@ Language: `doc.meta["language"]` from the LID stage; a document without it is tr
 ("en": the stage is often used on its own, on English text, without LID). Pattern recognizers run on every
 language; NER runs where `ner_languages` names a model (en_core_web_sm, fr_core_news_sm by default) or
 `ner_fallback` lends another language's model, and `doc.meta["pii_ner"]` names the spaCy package that ran
-(None: patterns only). No German spaCy 3.8 pipeline is installable from PyPI; the English model as a German
-stand-in was measured and left off (bench/results/pii.md).
+(None: patterns only). No German spaCy 3.8 pipeline is installable from PyPI: German names come from word
+clusters and a dictionary (`pii.name_lexicons`, `pii_recognizers.name_spans`; pii_ner = NAME_LEXICON_METHOD);
+the English model as a German stand-in was measured and left off (bench/results/pii.md).
 
 Personal values never leave this stage except as anonymized text: `doc.meta["pii_counts"]` holds counts per
 entity type, a Drop's signals hold counts only, and exceptions raised here carry the document id and the error
