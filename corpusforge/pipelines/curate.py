@@ -96,8 +96,13 @@ class ReadRecords(beam.DoFn):
     """file path -> Document (main) | Quarantined (tag 'quarantined'). Records outside `input.sample_rate` or
     past the file's share of `input.limit` are not read: they are not part of the run's input."""
 
-    def __init__(self, input_cfg, quotas: dict[str, int] | None = None):
-        self.input_cfg, self.quotas = input_cfg, quotas or {}
+    def __init__(self, input_cfg, quotas: dict[str, int] | None = None, progress: str | None = None):
+        self.input_cfg, self.quotas, self.progress = input_cfg, quotas or {}, progress
+
+    def setup(self):
+        from corpusforge.pipelines.progress import Counters
+
+        self._counters = Counters(self.progress)
 
     def process(self, path: str):
         quota, n = self.quotas.get(path), 0
@@ -107,10 +112,13 @@ class ReadRecords(beam.DoFn):
             if quota is not None and n >= quota:
                 break
             n += 1
+            self._counters.add("read")
             if isinstance(rec, Quarantined):
                 yield beam.pvalue.TaggedOutput("quarantined", rec)
             else:
                 yield rec
+        self._counters.add("files")
+        self._counters.flush(force=True)
 
 
 def _first_of_each_id_or_known(item):
@@ -292,11 +300,14 @@ def build_phase_a(p: beam.Pipeline, cfg: CurateConfig, files: list[InputFile], o
     `known_id_files`: Parquet files with an `id` column of documents kept by earlier runs (a refresh's state
     deltas); new documents under those ids are dropped at unique_id (issue 13, item 6).
     """
+    from corpusforge.pipelines.progress import Tick, progress_dir
+
+    progress = progress_dir(out)
     read = (
         p
         | "InputFiles" >> beam.Create([f.path for f in files])
         | "SpreadFiles" >> beam.Reshuffle()
-        | "Read" >> beam.ParDo(ReadRecords(cfg.input, record_quotas(files, cfg.input.limit))).with_outputs(
+        | "Read" >> beam.ParDo(ReadRecords(cfg.input, record_quotas(files, cfg.input.limit), progress)).with_outputs(
             "quarantined", main="docs")
     )
     quarantined = [read.quarantined]
@@ -308,13 +319,14 @@ def build_phase_a(p: beam.Pipeline, cfg: CurateConfig, files: list[InputFile], o
                   | "GroupById" >> beam.CoGroupByKey()
                   | "FirstOfId" >> beam.FlatMap(_first_of_each_id_or_known).with_outputs(
                       "quarantined", "dropped", main="docs"))
-        dropped.append(unique.dropped)
+        dropped.append(unique.dropped | "ProgressKnownId" >> beam.ParDo(Tick(progress, "staged")))
     else:
         unique = (keyed
                   | "GroupById" >> beam.GroupByKey()
                   | "FirstOfId" >> beam.FlatMap(_first_of_each_id).with_outputs("quarantined", main="docs"))
-    quarantined.append(unique.quarantined)
-    docs = unique.docs
+    # Counted where documents enter the per-document stages: that runs fused with them, so it is live.
+    quarantined.append(unique.quarantined | "ProgressDuplicateId" >> beam.ParDo(Tick(progress, "staged")))
+    docs = unique.docs | "ProgressStaged" >> beam.ParDo(Tick(progress, "staged"))
     for transform, batch in build_stages(cfg):
         out_ = docs | f"Stage[{transform.name}]" >> ApplyStage(transform, batch, cfg.input.max_seconds_per_stage)
         docs = out_["kept"]
@@ -330,6 +342,7 @@ def build_phase_a(p: beam.Pipeline, cfg: CurateConfig, files: list[InputFile], o
     all_dropped = (tuple(dropped) | "AllDropped" >> beam.Flatten()) if dropped else (p | "NoDropped" >> beam.Create([]))
     all_quarantined = tuple(quarantined) | "AllQuarantined" >> beam.Flatten()
     n = cfg.output.num_shards
+    docs = docs | "ProgressSurvivors" >> beam.ParDo(Tick(progress, "ended", "survivors"))
     _write_sharded(docs, "Survivors", f"{out}/docs", n, CHECKPOINT_SCHEMA, lambda r: r["id"], checkpoint_row)
     _write_sharded(all_dropped, "Dropped", f"{out}/dropped", n, DROPPED_SCHEMA, lambda r: (r["id"], r["stage"]),
                    dropped_row)
@@ -338,6 +351,7 @@ def build_phase_a(p: beam.Pipeline, cfg: CurateConfig, files: list[InputFile], o
     input_keys = [read.docs | "CountDocsRead" >> beam.Map(lambda _: "input\trecords"),
                   read.quarantined | "CountBadRead" >> beam.Map(lambda _: "input\trecords")]
     outcome_keys = ((all_dropped, all_quarantined) | "AOutcomes" >> beam.Flatten()
+                    | "ProgressAEnded" >> beam.ParDo(Tick(progress, "ended"))
                     | "AOutcomeKeys" >> beam.FlatMap(_count_keys))
     _write_count_keys(input_keys + [outcome_keys], "A", f"{out}/counts.json")
 
@@ -365,11 +379,15 @@ def _read_jsonl_lines(path: str):
 
 def build_phase_b(p: beam.Pipeline, cfg: CurateConfig, a_dir: str, out: str, dedup_state_dir: str | None = None) -> None:
     """Phase B: checkpointed survivors -> dedup -> PII -> final kept/dropped/quarantine shards."""
+    from corpusforge.pipelines.progress import Tick, progress_dir
+
+    progress = progress_dir(out)
     n = cfg.output.num_shards
     shards = lambda sub: [f"{a_dir}/{sub}/{shard_name('part', i, n, 'parquet')}" for i in range(n)]  # noqa: E731
     docs = (p | "SurvivorShards" >> beam.Create(shards("docs"))
             | "ReadSurvivors" >> beam.FlatMap(_read_parquet_rows)
-            | "ToDocuments" >> beam.Map(checkpoint_row_to_doc))
+            | "ToDocuments" >> beam.Map(checkpoint_row_to_doc)
+            | "ProgressLoaded" >> beam.ParDo(Tick(progress, "loaded")))
     dropped, quarantined, extra_counts = [], [], []
     state = None
     if cfg.dedup.enabled:
@@ -377,11 +395,13 @@ def build_phase_b(p: beam.Pipeline, cfg: CurateConfig, a_dir: str, out: str, ded
 
         dd = docs | "Dedup" >> Deduplicate(cfg.dedup, state_dir=dedup_state_dir)
         docs = dd["kept"]
-        dropped.append(dd["dropped"])
+        dropped.append(dd["dropped"] | "ProgressDedupDropped" >> beam.ParDo(Tick(progress, "dedup_dropped")))
         state = dd.get("state")
         if "cluster_sizes" in dd:
             extra_counts.append(
                 dd["cluster_sizes"] | "ClusterSizeKeys" >> beam.Map(lambda kv: (f"cluster_size\t{kv[0]}", kv[1])))
+    if post_dedup_stages(cfg):
+        docs = docs | "ProgressPII" >> beam.ParDo(Tick(progress, "pii_in"))
     for transform, batch in post_dedup_stages(cfg):
         out_ = docs | f"Stage[{transform.name}]" >> ApplyStage(transform, batch, cfg.input.max_seconds_per_stage)
         docs = out_["kept"]
@@ -413,6 +433,7 @@ def build_phase_b(p: beam.Pipeline, cfg: CurateConfig, a_dir: str, out: str, ded
      | "QGroup" >> beam.GroupByKey()
      | "QWrite" >> beam.ParDo(WriteQuarantineLines(f"{out}/quarantine", n)))
     outcome_keys = ((docs, b_dropped, b_quarantined) | "BOutcomes" >> beam.Flatten()
+                    | "ProgressBEnded" >> beam.ParDo(Tick(progress, "ended"))
                     | "BOutcomeKeys" >> beam.FlatMap(_count_keys))
     _write_count_keys([outcome_keys], "B", f"{out}/counts.json", extra_counts)
     if state is not None:
@@ -698,6 +719,33 @@ def _run_pipeline(cfg: CurateConfig, run_dir: str, build, *args) -> tuple[float,
     return time.time() - t, _metrics(result)
 
 
+def phase_progress(name: str, directory: str, a_dir: str, num_files: int):
+    """The progress reporter of phase `name` (corpusforge.pipelines.progress): a line every 10 s.
+
+    Phase A reads every file before its stages start (grouping by id needs all of them), so it reports the
+    read first, then the records that entered the per-document stages out of those read. Phase B's total is
+    phase A's survivors; dedup holds every document until it is done, then the PII stage is counted.
+    """
+    from corpusforge.pipelines.progress import ProgressReporter, progress_dir, read_counts
+
+    def describe_a(c: dict):
+        if c.get("files", 0) < num_files:
+            return f"phase A: reading input, {c.get('read', 0):,} records from {c.get('files', 0)}/{num_files} files"
+        return "phase A", c.get("staged", 0), c.get("read", 0), "documents"
+
+    survivors = read_counts(progress_dir(a_dir)).get("survivors") if name == "b" else None
+
+    def describe_b(c: dict):
+        if c.get("pii_in"):  # dedup's survivors reach the PII stage one by one
+            return "phase B: PII", c["pii_in"], survivors and survivors - c.get("dedup_dropped", 0), "documents"
+        if c.get("ended"):
+            return "phase B", c["ended"], survivors, "documents"
+        return (f"phase B: dedup on {c.get('loaded', 0):,}" + (f" / {survivors:,}" if survivors else "")
+                + " documents loaded")
+
+    return ProgressReporter(progress_dir(directory), describe_a if name == "a" else describe_b)
+
+
 def _phase_done(path: str, fingerprint: str) -> bool:
     return _exists(path) and json.loads(_read_text(path)).get("fingerprint") == fingerprint
 
@@ -714,12 +762,15 @@ def run_curate(cfg: CurateConfig, files: list[InputFile] | None = None, dedup_st
     run_dir = (run_dir or cfg.output.dir).rstrip("/")
     dry_run = cfg.runner.runner == "DataflowRunner" and cfg.runner.dataflow.dry_run
     if files is None:
-        files = resolve_inputs(cfg.input, with_checksums=not dry_run)
+        files = dry_run_inputs(cfg.input) if dry_run else resolve_inputs(cfg.input)
     if dry_run:
-        # Build and validate both Dataflow graphs offline: no run directory is touched.
+        # Build and validate both Dataflow graphs offline: no run directory is touched, and the requirements
+        # are not downloaded (Beam's stager would `pip download` them; workers install them at start anyway).
+        runner = cfg.runner.model_copy(update={"extra_options": [*cfg.runner.extra_options,
+                                                                 "--requirements_cache=skip"]})
         for build, args in ((build_phase_a, (files, f"{run_dir}/{WORK}/a")),
                             (build_phase_b, (f"{run_dir}/{WORK}/a", f"{run_dir}/{WORK}/b", dedup_state_dir))):
-            p = beam.Pipeline(options=pipeline_options(cfg.runner, job_name=f"corpusforge-{os.path.basename(run_dir)}"))
+            p = beam.Pipeline(options=pipeline_options(runner, job_name=f"corpusforge-{os.path.basename(run_dir)}"))
             build(p, cfg, *args)
             p.run().wait_until_finish()
         log.info("Dataflow dry run: graphs built and validated, nothing executed")
@@ -728,6 +779,14 @@ def run_curate(cfg: CurateConfig, files: list[InputFile] | None = None, dedup_st
     fingerprint = config_fingerprint(cfg, files) + (f"+state:{dedup_state_dir}" if dedup_state_dir else "")
     with RunLock(run_dir, what="output.dir"):
         return _run_locked(cfg, files, dedup_state_dir, run_dir, extra_manifest, fingerprint, known_id_files)
+
+
+def dry_run_inputs(input_cfg) -> list[InputFile]:
+    """Inputs of a Dataflow dry run: local patterns are listed (a typo shows), object-store patterns are taken
+    as they are, unlisted: the graph does not depend on the file list, and a dry run must work offline."""
+    local = input_cfg.model_copy(update={"paths": [p for p in input_cfg.paths if "://" not in p]})
+    files = resolve_inputs(local, with_checksums=False) if local.paths else []
+    return files + [InputFile(p, 0, "") for p in input_cfg.paths if "://" in p]
 
 
 def _run_locked(cfg: CurateConfig, files: list[InputFile], dedup_state_dir: str | None, run_dir: str,
@@ -765,7 +824,8 @@ def _run_locked(cfg: CurateConfig, files: list[InputFile], dedup_state_dir: str 
         for sub in subs:
             _mkdirs(f"{directory}/{sub}")
         log.info("phase %s: %s", name.upper(), "read and per-document stages" if name == "a" else "dedup, PII, final shards")
-        seconds, phase_metrics = _run_pipeline(cfg, run_dir, build, *args)
+        with phase_progress(name, directory, a_dir, len(files)):
+            seconds, phase_metrics = _run_pipeline(cfg, run_dir, build, *args)
         _fill_empty_shards(f"{directory}/{subs[0]}", cfg.output.num_shards, CHECKPOINT_SCHEMA if name == "a" else KEPT_SCHEMA)
         _fill_empty_shards(f"{directory}/dropped", cfg.output.num_shards, DROPPED_SCHEMA)
         for i in range(cfg.output.num_shards):
@@ -789,6 +849,10 @@ def _run_locked(cfg: CurateConfig, files: list[InputFile], dedup_state_dir: str 
                         on_disk=_on_disk_counts(b_dir, cfg.output.num_shards))
     if _exists(f"{a_dir}/{PERPLEXITY_CUTOFFS}"):
         stats["perplexity"]["cutoffs"] = {"source": "corpus", **json.loads(_read_text(f"{a_dir}/{PERPLEXITY_CUTOFFS}"))}
+    if cfg.dedup.enabled and cfg.dedup.minhash:
+        from corpusforge.pipelines.dedup import lsh_summary
+
+        stats["dedup"] = {"lsh": lsh_summary(cfg.dedup)}  # the S-curve: what the banding finds at each Jaccard
     if not stats["conservation"]["ok"]:
         write_json_atomic(stats, f"{work}/stats.json")
         raise RuntimeError(
@@ -990,7 +1054,8 @@ def input_problems(cfg: CurateConfig, stats: dict, files: list[InputFile] | None
                      f"input.max_quarantined_share={cfg.input.max_quarantined_share:g}). Most common errors:")
         reasons = sorted(stats.get("quarantine_reasons", {}).get("read", {}).items(), key=lambda kv: -kv[1])
         lines += [f"    {v:>8}  {k}" for k, v in reasons[:3]]
-        first = first_record_fields(cfg.input, files or [])
+        first = first_record_fields(cfg.input, files if files is not None else
+                                    resolve_inputs(cfg.input, with_checksums=False))
         if first:
             source, line, fields, guess = first
             lines.append(f"  first unreadable record ({source} line {line}) has the fields: {', '.join(fields[:20])}")
@@ -1021,8 +1086,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args) -> int:
     cfg = load_config(args.config, args.overrides)
-    files = resolve_inputs(cfg.input, with_checksums=not cfg.runner.dataflow.dry_run)
-    stats = run_curate(cfg, files=files)
+    stats = run_curate(cfg)
     if stats.get("dry_run"):
         print("Dataflow dry run finished: the pipeline graph is valid.")
         return 0
@@ -1032,7 +1096,7 @@ def run(args) -> int:
     out = cfg.output.dir.rstrip("/")
     print(f"results: {out}/kept/  dropped: {out}/dropped/  quarantine: {out}/quarantine/")
     print(f"report:  {out}/report.html   stats: {out}/stats.json   manifest: {out}/manifest.json")
-    problems = input_problems(cfg, stats, files)
+    problems = input_problems(cfg, stats)
     if problems:
         print("\n".join(["", "PROBLEM: " + problems[0], *problems[1:]]), file=sys.stderr)
         if getattr(args, "allow_bad_input", False):

@@ -1,6 +1,9 @@
 """report.html: one self-contained file (plots embedded as PNG data URIs) built from stats.json.
 
-Only counts reach the report: no document text and no PII values are ever read here.
+Counts come from stats.json. The only text is a few bounded example snippets per drop reason, read from
+dropped/, which already holds text as `output.dropped_text` allows (redacted by the PII stage's anonymizer when
+PII is on, absent with `none`); documents the PII stage itself dropped are never shown, since their text is
+that stage's input.
 """
 from __future__ import annotations
 
@@ -12,7 +15,13 @@ import json
 import os
 
 
-def _plot_bar(title: str, data: dict, xlabel: str, log_y: bool = False, sort_numeric: bool = True) -> str:
+EXAMPLES_PER_REASON = 3
+SNIPPET_CHARS = 240
+SIGNALS_CHARS = 300
+
+
+def _plot_bar(title: str, data: dict, xlabel: str, log_y: bool = False, sort_numeric: bool = True,
+              threshold: float | None = None, threshold_label: str = "threshold") -> str:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -32,6 +41,15 @@ def _plot_bar(title: str, data: dict, xlabel: str, log_y: bool = False, sort_num
     values = [v for _, v in items][:60]
     fig, ax = plt.subplots(figsize=(7.5, 3.2), dpi=90)
     ax.bar(range(len(values)), values, color="#4C72B0")
+    if threshold is not None and sort_numeric:
+        # Bins are labelled by their start: the line sits where the threshold falls between bin starts.
+        starts = [float(k) for k in labels]
+        pos = sum(1 for x in starts if x <= threshold) - 1
+        width = (starts[pos + 1] - starts[pos]) if 0 <= pos < len(starts) - 1 else 1.0
+        frac = (threshold - starts[pos]) / width if pos >= 0 and width else 0.0
+        ax.axvline(pos - 0.5 + frac, color="#C44E52", linestyle="--", linewidth=1.5,
+                   label=f"{threshold_label} {threshold:g}")
+        ax.legend(fontsize=8)
     ax.set_xticks(range(len(labels)))
     ax.set_xticklabels(labels, rotation=60 if len(labels) > 8 else 0, fontsize=8)
     ax.set_title(title, fontsize=10)
@@ -54,10 +72,113 @@ def _table(headers: list[str], rows: list[list]) -> str:
 
 
 def _log2_labels(h: dict) -> dict:
-    return {f"{2 ** int(k)}": v for k, v in sorted(h.items(), key=lambda kv: int(kv[0]))}
+    """Length bins (log2 of characters), every bin between the first and last shown, empty ones as 0."""
+    if not h:
+        return {}
+    lo, hi = min(int(k) for k in h), max(int(k) for k in h)
+    return {f"{2 ** b}": h.get(str(b), 0) for b in range(lo, hi + 1)}
 
 
-def render_report(stats: dict, title: str = "corpusforge run report", extra_sections: list[str] | None = None) -> str:
+def _filled(h: dict, step: float, lo: float | None = None, hi: float | None = None, fmt: str = "{:.2f}") -> dict:
+    """A histogram keyed by bin start (as text), with every bin from lo to hi present (empty ones as 0)."""
+    if not h:
+        return {}
+    lo = min(float(k) for k in h) if lo is None else lo
+    hi = max(float(k) for k in h) if hi is None else hi
+    values = {round(float(k) / step): v for k, v in h.items()}
+    return {fmt.format(i * step): values.get(i, 0) for i in range(round(lo / step), round(hi / step) + 1)}
+
+
+def _merge(*hs: dict) -> dict:
+    out: dict = {}
+    for h in hs:
+        for k, v in h.items():
+            out[k] = out.get(k, 0) + v
+    return out
+
+
+def _pct(n: int, d: int) -> str:
+    return f"{100 * n / d:.1f}%" if d else ""
+
+
+def funnel_rows(stats: dict) -> list[list]:
+    """Stages in pipeline order: in, dropped, quarantined, out, share of the stage's input dropped, and the
+    share of all input records still flowing after the stage."""
+    n = stats["conservation"]["input"]
+    return [[s["stage"], s["in"], s["dropped"], s["quarantined"], s["out"], _pct(s["dropped"] + s["quarantined"], s["in"]),
+             _pct(s["out"], n)] for s in stats["stages"]]
+
+
+def reason_rows(stats: dict) -> list[list]:
+    """Drop reasons in pipeline order (largest first within a stage), with their share of all input records."""
+    n = stats["conservation"]["input"]
+    order = {s["stage"]: i for i, s in enumerate(stats["stages"])}
+    rows = [[st, reason, cnt, _pct(cnt, n)] for st, reasons in stats.get("drop_reasons", {}).items()
+            for reason, cnt in reasons.items()]
+    return sorted(rows, key=lambda r: (order.get(r[0], len(order)), -r[2], r[1]))
+
+
+def drop_examples(run_dir: str, per_reason: int = EXAMPLES_PER_REASON) -> dict[tuple[str, str], list[dict]]:
+    """(stage, reason) -> up to `per_reason` dropped documents (smallest ids: deterministic), each with a bounded
+    snippet of its dropped/ text and its signals. Streams dropped/ in record batches; never the PII stage's."""
+    import glob
+    import heapq
+
+    import pyarrow.parquet as pq
+
+    best: dict[tuple[str, str], list] = {}
+    for path in sorted(glob.glob(os.path.join(run_dir, "dropped", "*.parquet"))):
+        pf = pq.ParquetFile(path)
+        for batch in pf.iter_batches(batch_size=2048, columns=["id", "stage", "reason", "text", "language", "signals"]):
+            for row in batch.to_pylist():
+                if row["stage"] == "pii" or not row["text"]:
+                    continue
+                heap = best.setdefault((row["stage"], row["reason"]), [])
+                item = (_neg(row["id"]), {
+                    "id": row["id"], "language": row["language"],
+                    "snippet": " ".join(row["text"][:SNIPPET_CHARS * 2].split())[:SNIPPET_CHARS],
+                    "signals": (row["signals"] or "")[:SIGNALS_CHARS]})
+                if len(heap) < per_reason:
+                    heapq.heappush(heap, item)
+                elif item[0] > heap[0][0]:
+                    heapq.heapreplace(heap, item)
+    return {k: [d for _, d in sorted(v, key=lambda x: x[1]["id"])] for k, v in best.items()}
+
+
+class _neg:
+    """Reverses string order, so a min-heap keeps the smallest ids."""
+
+    def __init__(self, s: str):
+        self.s = s
+
+    def __lt__(self, other: "_neg") -> bool:
+        return self.s > other.s
+
+    def __gt__(self, other: "_neg") -> bool:
+        return self.s < other.s
+
+
+def _examples_section(stats: dict, examples: dict) -> list[str]:
+    if not examples:
+        return []
+    parts = ["<h2>What each reason dropped (examples)</h2>",
+             f"<p>Up to {EXAMPLES_PER_REASON} documents per reason (smallest ids), the first {SNIPPET_CHARS} "
+             "characters of their text in dropped/ (as output.dropped_text allows) and the signals the stage "
+             "measured.</p>"]
+    for st, reason, cnt, share in reason_rows(stats):
+        docs = examples.get((st, reason))
+        if not docs:
+            continue
+        parts.append(f"<h3 class='reason'>{html.escape(st)}: {html.escape(reason)} ({cnt}, {share} of input)</h3>")
+        parts.append(_table(["id", "language", "text (start)", "signals"],
+                            [[d["id"], d["language"] or "", d["snippet"], d["signals"]] for d in docs]))
+    return parts
+
+
+def render_report(stats: dict, title: str = "corpusforge run report", extra_sections: list[str] | None = None,
+                  examples: dict | None = None, config: dict | None = None) -> str:
+    """The report page. `examples`: drop_examples() of the run; `config`: the run's config (manifest.json),
+    for threshold lines."""
     c = stats["conservation"]
     parts = [f"<h1>{html.escape(title)}</h1>"]
     status = "holds" if c["ok"] else "FAILED"
@@ -69,11 +190,11 @@ def render_report(stats: dict, title: str = "corpusforge run report", extra_sect
     t = stats.get("timings", {})
     if t:
         parts.append("<p>" + ", ".join(f"{html.escape(k)}: {v}" for k, v in t.items()) + "</p>")
-    parts.append("<h2>Stages</h2>")
+    parts.append("<h2>Funnel (pipeline order)</h2>")
     metrics = stats.get("beam_metrics", {})
-    parts.append(_table(["stage", "in", "out", "dropped", "quarantined", "seconds (workers)"],
-                        [[s["stage"], s["in"], s["out"], s["dropped"], s["quarantined"],
-                          metrics.get(s["stage"], {}).get("seconds", "")] for s in stats["stages"]]))
+    parts.append(_table(["stage", "in", "dropped", "quarantined", "out", "% of stage input removed",
+                         "% of input remaining", "seconds (workers)"],
+                        [row + [metrics.get(row[0], {}).get("seconds", "")] for row in funnel_rows(stats)]))
     langs = stats.get("languages") or {}
     if langs:
         # One row per language, so a language that loses most of its text stands out at once.
@@ -95,10 +216,11 @@ def render_report(stats: dict, title: str = "corpusforge run report", extra_sect
         parts.append(_table(["language", "documents scored", "head below", "tail from"],
                             [[lang, v["documents"], v["head"], v["tail"]] for lang, v in cut.items()
                              if isinstance(v, dict)]))
-    rows = [[st, reason, n] for st, reasons in stats.get("drop_reasons", {}).items() for reason, n in reasons.items()]
+    rows = reason_rows(stats)
     if rows:
-        parts.append("<h2>Drop reasons</h2>")
-        parts.append(_table(["stage", "reason", "documents"], sorted(rows, key=lambda r: (r[0], -r[2], r[1]))))
+        parts.append("<h2>Drop reasons (pipeline order)</h2>")
+        parts.append(_table(["stage", "reason", "documents", "% of input"], rows))
+    parts.extend(_examples_section(stats, examples or {}))
     qrows = [[st, reason, n] for st, reasons in stats.get("quarantine_reasons", {}).items() for reason, n in reasons.items()]
     if qrows:
         parts.append("<h2>Quarantine</h2>")
@@ -107,7 +229,13 @@ def render_report(stats: dict, title: str = "corpusforge run report", extra_sect
     parts.append("<h2>Distributions</h2>")
     parts.append(_plot_bar("Kept documents by language", h.get("kept_language", {}), "language", sort_numeric=False))
     parts.append(_plot_bar("Dropped documents by language", h.get("dropped_language", {}), "language", sort_numeric=False))
-    parts.append(_plot_bar("Language score (kept)", h.get("kept_language_score", {}), "fastText score (bin start)"))
+    threshold = ((config or {}).get("langid") or {}).get("threshold")
+    parts.append(_plot_bar("Language score (all documents that reached an end, kept and dropped)",
+                           _filled(_merge(h.get("kept_language_score", {}), h.get("dropped_language_score", {})),
+                                   0.05, 0.0, 1.0), "fastText score (bin start)", threshold=threshold,
+                           threshold_label="langid.threshold"))
+    parts.append(_plot_bar("Language score (kept)", _filled(h.get("kept_language_score", {}), 0.05, 0.0, 1.0),
+                           "fastText score (bin start)"))
     parts.append(_plot_bar("Document length (kept)", _log2_labels(h.get("kept_length_log2", {})), "characters (log2 bin start)",
                            sort_numeric=True))
     parts.append(_plot_bar("Document length (dropped)", _log2_labels(h.get("dropped_length_log2", {})),
@@ -116,7 +244,8 @@ def render_report(stats: dict, title: str = "corpusforge run report", extra_sect
     if ppl or h.get("perplexity_null"):
         parts.append("<h2>Perplexity</h2>")
         for lang, bins in ppl.items():
-            parts.append(_plot_bar(f"Perplexity ({lang}, kept)", bins, "log10 perplexity (bin start)"))
+            parts.append(_plot_bar(f"Perplexity ({lang}, kept)", _filled(bins, 0.1, fmt="{:.1f}"),
+                                   "log10 perplexity (bin start)"))
         buckets = stats.get("perplexity", {}).get("kept_perplexity_bucket", {})
         if buckets:
             parts.append(_table(["language", "bucket", "documents"],
@@ -156,9 +285,15 @@ def write_report(run_dir: str) -> str:
 
     with FileSystems.open(f"{run_dir}/stats.json", compression_type="uncompressed") as f:
         stats = json.loads(f.read().decode("utf-8"))
-    extra = _tokenizer_section(run_dir) if "://" not in run_dir else []
-    return write_text_atomic(render_report(stats, f"corpusforge run report: {os.path.basename(run_dir)}", extra),
-                             f"{run_dir}/report.html")
+    local = "://" not in run_dir
+    extra = _tokenizer_section(run_dir) if local else []
+    config = None
+    if FileSystems.exists(f"{run_dir}/manifest.json"):
+        with FileSystems.open(f"{run_dir}/manifest.json", compression_type="uncompressed") as f:
+            config = json.loads(f.read().decode("utf-8")).get("config")
+    examples = drop_examples(run_dir) if local else {}
+    return write_text_atomic(render_report(stats, f"corpusforge run report: {os.path.basename(run_dir)}", extra,
+                                           examples, config), f"{run_dir}/report.html")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
