@@ -319,3 +319,57 @@ def test_shard_dtype_follows_the_vocabulary_size():
     tokens = np.array([1, 65_535, 65_536, 1_000_000], dtype=np.int64)
     payload = shard_payload([EncodedDoc(0, "a", "en", tokens, 10)], token_dtype(2_000_000), eos_id=2)
     assert np.frombuffer(payload[".bin"], dtype="<u4").tolist() == [1, 65_535, 65_536, 1_000_000, 2]
+
+
+# ------------------------------------------------------------------------ formats training stacks read
+def test_megatron_indexed_dataset_round_trip(trained, tmp_path):
+    """Each shard's .bin/.idx pair is read by Megatron-LM's own IndexedDataset (megatron-core), document by
+    document, to the same tokens (end-of-text included) as our reader."""
+    from megatron.core.datasets.indexed_dataset import IndexedDataset
+
+    out = tmp_path / "shards"
+    assert main(["tokenize", "--run", str(trained["run"]), "--tokenizer", str(trained["tok"]), "--num-shards", "2",
+                 "--out", str(out)]) == 0
+    shards = TokenShards(str(out))
+    i = 0
+    for s in shards.manifest["shards"]:
+        prefix = str(out / s["files"][".bin"])[: -len(".bin")]
+        assert s["files"][".idx"] == Path(prefix).name + ".idx" and shards.verify() == []
+        ds = IndexedDataset(prefix, mmap=True)
+        assert len(ds) == s["num_docs"] and list(ds.document_indices) == list(range(s["num_docs"] + 1))
+        for j in range(len(ds)):
+            ours = shards.tokens(i, with_eos=True)
+            assert ds[j].tolist() == ours.tolist() and ds[j][-1] == shards.eos_id
+            i += 1
+    assert i == len(shards)
+
+
+def test_megatron_index_declares_int32_for_large_vocabularies(tmp_path):
+    from megatron.core.datasets.indexed_dataset import IndexedDataset
+
+    tokens = np.array([1, 65_535, 65_536, 1_000_000], dtype=np.int64)
+    docs = [EncodedDoc(0, "a", "en", tokens, 10), EncodedDoc(1, "b", "en", tokens[:1], 1)]
+    payload = shard_payload(docs, token_dtype(2_000_000), eos_id=2)
+    for ext in (".bin", ".idx"):
+        (tmp_path / f"s{ext}").write_bytes(payload[ext])
+    ds = IndexedDataset(str(tmp_path / "s"), mmap=True)
+    assert [ds[0].tolist(), ds[1].tolist()] == [[1, 65_535, 65_536, 1_000_000, 2], [1, 2]]
+
+
+def test_tokenizer_json_loads_offline_with_auto_tokenizer_and_matches_sentencepiece(trained):
+    """AutoTokenizer.from_pretrained(TOKENIZER_DIR) with no network gives SentencePiece's ids and text back,
+    on every kept document (newlines, digits, placeholders, any Unicode through byte fallback)."""
+    from transformers import AutoTokenizer
+
+    tok_dir = trained["tok"]
+    info = json.loads((tok_dir / "training.json").read_text())
+    assert info["hf_tokenizer"]["mismatched_lines"] == 0 and info["hf_tokenizer"]["checked_lines"] > 0
+    assert "AutoTokenizer.from_pretrained" in (tok_dir / "MODEL_CARD.md").read_text()
+    hf = AutoTokenizer.from_pretrained(str(tok_dir), local_files_only=True)
+    sp = trained["sp"]
+    texts = [d["text"] for d in trained["docs"]] + ["  two  spaces\n\n<PERSON> 12345 \U0001f99c \u6f22\u5b57\t"]
+    for text in texts:
+        ids = hf.encode(text, add_special_tokens=False)
+        assert ids == sp.encode(text), text[:60]
+        assert hf.decode(ids) == sp.decode(ids)
+    assert hf.eos_token == "<|endoftext|>" and hf.eos_token_id == sp.eos_id()

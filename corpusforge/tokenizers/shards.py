@@ -5,6 +5,9 @@ A shard directory holds, for each shard `tokens-SSSSS-of-NNNNN`:
                  documents back to back, each followed by the end-of-text id when `append_eos` is set;
   * `.idx.npy`   int64 offsets, one more than the shard's documents: document i is bin[off[i]:off[i+1]];
   * `.docs.parquet`  id and language of each document, in shard order;
+  * `.idx`       the same offsets as a Megatron-LM indexed-dataset index (MMIDIDX, version 1), so
+                 `tokens-SSSSS-of-NNNNN` is a data path prefix Megatron's `IndexedDataset` (and GPT-NeoX,
+                 which shares the format) reads as is: one sequence per document, end-of-text included;
 and once for the whole set: `tokenizer.model` (the SentencePiece model that encoded it) and `manifest.json`
 (dtype, token and document counts per language, SHA-256 of every file). `_SUCCESS` is written last.
 """
@@ -14,6 +17,7 @@ import hashlib
 import io
 import json
 import os
+import struct
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Iterator, Sequence
@@ -27,6 +31,33 @@ MANIFEST = "manifest.json"
 MODEL_FILE = "tokenizer.model"
 SUCCESS = "_SUCCESS"
 DOCS_SCHEMA = pa.schema([("id", pa.string()), ("language", pa.string())])
+
+
+# Megatron-LM's index format: megatron/core/datasets/indexed_dataset.py (_IndexWriter, DType). Its DType codes
+# have no uint32; ids below 2**31 are the same little-endian bytes as int32, so uint32 shards declare int32.
+MEGATRON_INDEX_HEADER = b"MMIDIDX\x00\x00"
+MEGATRON_INDEX_VERSION = 1
+MEGATRON_DTYPE_CODES = {"<u2": 8, "<u4": 4}
+
+
+def megatron_index(offsets: np.ndarray, dtype: np.dtype) -> bytes:
+    """The `.idx` of a `.bin` whose document i is tokens[offsets[i]:offsets[i+1]]: header, version, dtype code,
+    sequence count, document count (+1), int32 sequence lengths, int64 byte pointers, int64 document indices."""
+    offsets = np.asarray(offsets, dtype=np.int64)
+    lengths = np.diff(offsets)
+    if lengths.size and int(lengths.max()) >= 2**31:
+        raise ValueError("a document longer than 2**31 tokens does not fit Megatron's int32 sequence lengths")
+    documents = np.arange(len(lengths) + 1, dtype="<i8")  # one sequence per document
+    return b"".join([
+        MEGATRON_INDEX_HEADER,
+        struct.pack("<Q", MEGATRON_INDEX_VERSION),
+        struct.pack("<B", MEGATRON_DTYPE_CODES[np.dtype(dtype).newbyteorder("<").str]),
+        struct.pack("<Q", len(lengths)),
+        struct.pack("<Q", len(documents)),
+        lengths.astype("<i4").tobytes(),
+        (offsets[:-1] * np.dtype(dtype).itemsize).astype("<i8").tobytes(),
+        documents.tobytes(),
+    ])
 
 
 def token_dtype(vocab_size: int) -> np.dtype:
@@ -90,6 +121,7 @@ def shard_payload(docs: Sequence[EncodedDoc], dtype: np.dtype, eos_id: int | Non
         ".bin": flat.astype(dtype.newbyteorder("<"), copy=False).tobytes(),
         ".idx.npy": idx.getvalue(),
         ".docs.parquet": sink.getvalue().to_pybytes(),
+        ".idx": megatron_index(offsets, dtype),
     }
 
 

@@ -6,6 +6,9 @@ OUT gets:
   sample.txt, sample_stats.json       the training sample (from the Beam step) and its per-language shares
   training.json                       every setting, hashes, versions: what eval-tokenizer and tokenize read
   MODEL_CARD.md                       the same for people, with the per-language share of the sample
+  tokenizer.json, tokenizer_config.json, special_tokens_map.json
+                                      the same model for Hugging Face (corpusforge.tokenizers.hf):
+                                      AutoTokenizer.from_pretrained(OUT) loads it offline
 
 Determinism: the sample is chosen by keyed hashes of document ids; SentencePiece reads it in file order
 with no sentence sampling or shuffling, from an iterator (so no input path is stored in the model), and
@@ -147,7 +150,8 @@ def _prepare_out(out_dir: str, overwrite: bool) -> str:
         raise ConfigError(f"{out_dir} already holds a tokenizer; pass --overwrite to replace it")
     if os.path.isdir(out_dir):
         ours = {MODEL_FILE, VOCAB_FILE, TRAINING_FILE, CARD_FILE, BASELINE_DIR, "sample.txt", "sample_stats.json",
-                "eval.json", "eval.html", "_work"}
+                "eval.json", "eval.html", "_work", "tokenizer.json", "tokenizer_config.json",
+                "special_tokens_map.json"}
         foreign = sorted(set(os.listdir(out_dir)) - ours)
         if foreign:
             raise ConfigError(f"--out {out_dir} holds files that are not a tokenizer's ({foreign[0]}, ...); "
@@ -198,6 +202,7 @@ def train_tokenizer(run_dir: str, out_dir: str, cfg: TokenizerTrainConfig, runne
                     "sentencepiece": {k: v for k, v in b_args.items()}}
 
     sp = spm.SentencePieceProcessor(model_proto=model)
+    hf = export_hf(model, work, sample_path)
     info = {
         "format": FORMAT,
         "source_run": run_dir,
@@ -207,6 +212,7 @@ def train_tokenizer(run_dir: str, out_dir: str, cfg: TokenizerTrainConfig, runne
         "model": {"file": MODEL_FILE, "sha256": _sha256(model), "model_type": cfg.model_type,
                   "vocab_size": sp.get_piece_size(), "eos_id": sp.eos_id(), "eos_piece": cfg.eos_piece},
         "baseline": baseline,
+        "hf_tokenizer": hf,
         "sample": {k: stats[k] for k in ("unit", "budget", "alpha", "total_lines", "total_bytes", "sha256")},
         "holdout": {"percent": cfg.holdout_percent, "seed": cfg.seed, "hash": "blake2b-64 keyed 'holdout'"},
         "versions": _versions(),
@@ -216,6 +222,35 @@ def train_tokenizer(run_dir: str, out_dir: str, cfg: TokenizerTrainConfig, runne
     _publish(work, out_dir)
     log.info("tokenizer written to %s (sample %.1fs, training %.1fs)", out_dir, t_sample, t_train)
     return info
+
+
+HF_CHECK_LINES = 2000
+
+
+def export_hf(model: bytes, work: str, sample_path: str) -> dict:
+    """Write the Hugging Face files beside the model and check that they encode the first HF_CHECK_LINES sample
+    lines to the same ids as SentencePiece. Settings the export cannot reproduce exactly are skipped, said so."""
+    import sentencepiece as spm
+
+    from corpusforge.tokenizers.hf import FILES, build_hf_tokenizer, write_hf_files
+
+    try:
+        tok = build_hf_tokenizer(model)
+    except (ImportError, ValueError) as e:
+        log.warning("no tokenizer.json: %s", e)
+        return {"files": [], "skipped": str(e)}
+    write_hf_files(model, lambda name, data: _write_bytes(os.path.join(work, name), data))
+    sp = spm.SentencePieceProcessor(model_proto=model)
+    checked = mismatched = 0
+    for line in read_sample_lines(sample_path):
+        if checked >= HF_CHECK_LINES:
+            break
+        checked += 1
+        mismatched += sp.encode(line) != tok.encode(line, add_special_tokens=False).ids
+    if mismatched:
+        log.warning("tokenizer.json encodes %d of %d sample lines differently from tokenizer.model", mismatched,
+                    checked)
+    return {"files": list(FILES), "checked_lines": checked, "mismatched_lines": mismatched}
 
 
 def _publish(work: str, out_dir: str) -> None:
@@ -303,6 +338,20 @@ def model_card(info: dict, stats: dict) -> str:
               "```python", "import sentencepiece as spm",
               f"sp = spm.SentencePieceProcessor(model_file='{MODEL_FILE}')",
               "ids = sp.encode('text')  # list of ints; sp.decode(ids) gives the text back", "```", ""]
+    hf = info.get("hf_tokenizer") or {}
+    if hf.get("files"):
+        lines += ["With Hugging Face `transformers` (offline: everything is in this directory):", "",
+                  "```python", "from transformers import AutoTokenizer",
+                  "tok = AutoTokenizer.from_pretrained('TOKENIZER_DIR')  # reads tokenizer.json",
+                  "ids = tok.encode('text', add_special_tokens=False)  # the same ids as sentencepiece", "```", "",
+                  "With `tokenizers` alone: `Tokenizer.from_file('tokenizer.json')`, then set "
+                  "`encode_special_tokens = True` (not stored in the file; tokenizer_config.json's "
+                  "`split_special_tokens` does it for transformers) so that an end-of-text piece typed in a "
+                  "document stays text, as in SentencePiece.", "",
+                  f"`tokenizer.json` was checked against `{MODEL_FILE}` on the first {hf['checked_lines']:,} sample "
+                  f"lines: {hf['mismatched_lines']} encoded differently.", ""]
+    elif hf.get("skipped"):
+        lines += [f"No `tokenizer.json`: {hf['skipped']}.", ""]
     return "\n".join(lines)
 
 
@@ -349,7 +398,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         default=d.baseline_model_type, help="baseline model type trained on the same sample")
     parser.add_argument("--baseline-vocab-size", type=int, default=None)
     parser.add_argument("--overwrite", action="store_true", help="replace a tokenizer already in --out")
-    parser.add_argument("--quiet", action="store_true", help="no SentencePiece training log")
+    # --quiet (also no SentencePiece training log) is one of the options every subcommand has (corpusforge.cli).
     add_runner_arguments(parser)
 
 
@@ -379,7 +428,7 @@ def run(args) -> int:
 
     cfg = config_from_args(args)
     info = train_tokenizer(args.run, args.out, cfg, runner_config(args), overwrite=args.overwrite,
-                           progress=not args.quiet)
+                           progress=not getattr(args, "quiet", False))
     print(f"train-tokenizer finished: {info['model']['model_type']} model with {info['model']['vocab_size']} pieces "
           f"-> {args.out}/{MODEL_FILE}")
     print(f"sample: {info['sample']['total_lines']} lines, {info['sample']['total_bytes']} bytes; "
