@@ -182,3 +182,17 @@ def test_text_splitting_is_linear_on_a_megabyte_of_punctuation(junk):
         split_sentences(text, lang)
         # well under a second alone; the bound leaves room for a loaded CI machine
         assert time.perf_counter() - t0 < 2.5, (junk, lang)
+
+
+def test_annotate_only_records_every_signal_on_kept_documents():
+    from corpusforge.transforms.base import apply_annotate_only
+
+    for stage in (GopherQualityFilter(GopherQualityConfig(annotate_only=True)),
+                  GopherRepetitionFilter(GopherRepetitionConfig(annotate_only=True)),
+                  FineWebQualityFilter(FineWebQualityConfig(annotate_only=True))):
+        d = doc(document("en"), "en")
+        out = apply_annotate_only(stage, d, stage(d))
+        signals = [k for k in out.meta if k.startswith(stage.name + "_") and k != f"{stage.name}_verdict"]
+        assert out.meta[f"{stage.name}_verdict"] == "keep" and len(signals) >= 3, (stage.name, out.meta)
+        assert d.meta == {"language": "en"}  # the input element is not modified
+    assert "gopher_quality_alpha_words_ratio" not in GQ(doc(document("en"), "en")).meta  # only when asked

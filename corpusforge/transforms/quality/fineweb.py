@@ -24,7 +24,7 @@ from corpusforge.config import FineWebQualityConfig
 from corpusforge.records import Document, Drop, TransformResult
 from corpusforge.transforms.base import DocumentTransform
 from corpusforge.transforms.quality.gopher import find_duplicates
-from corpusforge.transforms.quality.language_rules import document_language, mark_skipped, rules_for
+from corpusforge.transforms.quality.language_rules import document_language, kept, mark_skipped, rules_for
 from corpusforge.transforms.text_utils import TERMINAL_PUNCTUATION, split_words
 
 STOP_CHARS = tuple(sorted(TERMINAL_PUNCTUATION))
@@ -76,4 +76,4 @@ class FineWebQualityFilter(DocumentTransform):
         s["list_ratio"] = _r(list_ratio)
         if cfg.new_line_ratio is not None and list_ratio > cfg.new_line_ratio:
             return Drop("fineweb_list_ratio", {**s, "threshold": cfg.new_line_ratio})
-        return mark_skipped(doc, self.name, skipped)
+        return kept(doc, self.name, skipped, s, self.annotate_only)

@@ -29,7 +29,7 @@ from corpusforge.config import GopherQualityConfig, GopherRepetitionConfig
 from corpusforge.languages import word_segmenter
 from corpusforge.records import Document, Drop, TransformResult
 from corpusforge.transforms.base import DocumentTransform
-from corpusforge.transforms.quality.language_rules import document_language, mark_skipped, rules_for
+from corpusforge.transforms.quality.language_rules import document_language, kept, mark_skipped, rules_for
 from corpusforge.transforms.text_utils import is_symbol_word, split_lines, split_paragraphs, split_words
 
 ELLIPSES = ("...", "\u2026")
@@ -84,7 +84,7 @@ class GopherQualityFilter(DocumentTransform):
         if verdict is not None:
             reason, limit = verdict
             return Drop(reason, {**s, **limit})
-        return mark_skipped(doc, self.name, skipped)
+        return kept(doc, self.name, skipped, s, self.annotate_only)
 
     @staticmethod
     def verdict(cfg: GopherQualityConfig, s: dict) -> tuple[str, dict] | None:
@@ -205,4 +205,4 @@ class GopherRepetitionFilter(DocumentTransform):
         for reason, value, threshold in checks:
             if threshold and value > threshold:
                 return Drop(reason, {**s, "threshold": threshold, "language": language})
-        return mark_skipped(doc, self.name, skipped)
+        return kept(doc, self.name, skipped, s, self.annotate_only)

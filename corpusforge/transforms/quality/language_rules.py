@@ -33,3 +33,14 @@ def mark_skipped(doc: Document, stage: str, skipped: list[str]) -> Document:
     out = doc.with_text(doc.text)
     out.meta[f"{stage}_skipped"] = sorted(set(skipped))
     return out
+
+
+def kept(doc: Document, stage: str, skipped: list[str], signals: dict, annotate_only: bool) -> Document:
+    """The document a filter keeps: skips recorded and, in annotate-only mode, every signal the stage measured
+    (as `<stage>_<signal>`, the names a would-be drop records), so a tuning run shows how close kept documents
+    are to each threshold."""
+    out = mark_skipped(doc, stage, skipped)
+    if annotate_only and signals:
+        out = out if out is not doc else doc.with_text(doc.text)
+        out.meta.update({f"{stage}_{k}": v for k, v in signals.items()})
+    return out
