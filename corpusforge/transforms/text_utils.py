@@ -229,7 +229,9 @@ def split_words(text: str, language: str | None = None) -> list[str]:
     return list(_split_words(text, language))
 
 
-@lru_cache(maxsize=16)
+# Beam fuses the filter stages, so one document passes through all of them before the next: a few entries
+# suffice, and the bound keeps memory flat even for documents of a megabyte.
+@lru_cache(maxsize=4)
 def _split_words(text: str, language: str | None) -> tuple[str, ...]:
     return tuple(_segment(text, language))
 
