@@ -78,8 +78,8 @@ def build_stats(counts: list[list], stage_order: list[str], metrics: dict | None
 
 def language_table(outcomes: dict[str, dict[str, int]], stage_order: list[str]) -> dict[str, dict]:
     """Per language (documents not yet labelled: "und"): documents that reached an end, kept, the kept share,
-    and the documents each stage dropped, in pipeline order; most documents first. Quarantined records carry
-    no language and are not in this table."""
+    and the documents each stage dropped, in pipeline order. Quarantined records carry no language and are
+    not in this table."""
     table = {}
     for lang, ends in outcomes.items():
         n = sum(ends.values())

@@ -203,7 +203,8 @@ def render_report(stats: dict, title: str = "corpusforge run report", extra_sect
         parts.append(_table(
             ["language", "documents", "kept", "kept %"] + [f"dropped: {st}" for st in stage_cols],
             [[lang, v["in"], v["kept"], f"{100 * (v['kept_rate'] or 0):.1f}"]
-             + [v["dropped"].get(st, 0) for st in stage_cols] for lang, v in langs.items()]))
+             + [v["dropped"].get(st, 0) for st in stage_cols]
+             for lang, v in sorted(langs.items(), key=lambda kv: (-kv[1]["in"], kv[0]))]))  # most documents first
     skipped = stats.get("rules_skipped") or {}
     if skipped:
         parts.append("<h3>Rules skipped for a language</h3>")
