@@ -243,3 +243,14 @@ def test_lsh_summary_states_the_s_curve():
     s7 = lsh_summary(DedupConfig(enabled=True, threshold=0.7))
     assert (s7["bands"], s7["rows"]) == (17, 4) and s7["p_at_threshold"] >= 0.99
     assert lsh_summary(DedupConfig(enabled=True, bands=9, rows=13))["p_at_threshold"] < 0.5
+
+
+def test_state_keeps_urls_only_for_url_dedup(tmp_path):
+    from corpusforge.pipelines.dedup import read_state
+
+    docs = [_doc(f"s{i}", t["text"], f"https://example.org/u?mail=user{i}@example.com")
+            for i, t in enumerate(real_documents(min_words=150)[:4])]
+    run_dedup(docs, DedupConfig(enabled=True), str(tmp_path / "a"), write_state_to=str(tmp_path / "sa"))
+    assert [r["url_key"] for r in read_state(str(tmp_path / "sa"))] == [None] * 4
+    run_dedup(docs, DedupConfig(enabled=True, url=True), str(tmp_path / "b"), write_state_to=str(tmp_path / "sb"))
+    assert all(r["url_key"] for r in read_state(str(tmp_path / "sb")))

@@ -249,7 +249,9 @@ class _ComputeKeys(beam.DoFn):
 
     def process(self, batch: list[Document]):
         cfg = self.cfg
-        keys = [Keys(d.id, exact_mod.exact_hash(d.text), normalize_url(d.url), self._order(d), (),
+        # The URL key exists only for URL dedup: otherwise nothing (not even the state) keeps a copy of URLs,
+        # which may hold personal data (user names, e-mail addresses in query strings).
+        keys = [Keys(d.id, exact_mod.exact_hash(d.text), normalize_url(d.url) if cfg.url else None, self._order(d), (),
                      tuple(exact_mod.line_hashes(d.text)) if cfg.line_dedup else (),
                      lsh.representative_rank(d.meta.get("perplexity"), d.text)) for d in batch]
         if not cfg.minhash:
