@@ -13,9 +13,9 @@ import apache_beam as beam
 from apache_beam.metrics import Metrics
 
 from corpusforge.config import PerplexityConfig
-from corpusforge.records import Document, Dropped
+from corpusforge.records import Document, Drop, Dropped
 from corpusforge.transforms.perplexity import (
-    cutoffs_from_histogram, perplexity_bin, perplexity_bucket,
+    apply_drop_rule, cutoffs_from_histogram, perplexity_bin, perplexity_bucket,
 )
 
 STAGE = "perplexity"
@@ -49,12 +49,12 @@ class _AssignBucket(beam.DoFn):
         bucket = perplexity_bucket(ppl, cut["head"], cut["tail"])
         out.meta["perplexity_bucket"] = bucket
         Metrics.counter(f"corpusforge.{STAGE}", f"bucket.{bucket}").inc()
-        if self.cfg.drop_rule == "tail" and bucket == "tail" and not self.cfg.annotate_only:
-            Metrics.counter(f"corpusforge.{STAGE}", "reason.perplexity_tail").inc()
-            yield beam.pvalue.TaggedOutput("dropped", Dropped(
-                doc, STAGE, "perplexity_tail",
-                {"perplexity": ppl, "tail_cutoff": cut["tail"], "language": doc.meta.get("language"),
-                 "cutoffs": "corpus"}))
+        # max_perplexity was applied by the scoring stage; only the tail rule needs the corpus cutoffs.
+        result = apply_drop_rule(self.cfg, out, (cut["head"], cut["tail"])) if self.cfg.drop_rule == "tail" else out
+        if isinstance(result, Drop) and not self.cfg.annotate_only:
+            Metrics.counter(f"corpusforge.{STAGE}", f"reason.{result.reason}").inc()
+            yield beam.pvalue.TaggedOutput("dropped", Dropped(result.annotate(doc), STAGE, result.reason,
+                                                              {**result.signals, "cutoffs": "corpus"}))
             return
         yield out
 

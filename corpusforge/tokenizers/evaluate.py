@@ -24,13 +24,12 @@ import logging
 import os
 
 from corpusforge.config import ConfigError
+from corpusforge.languages import UNSEGMENTED_LANGUAGES
 from corpusforge.tokenizers.sample import is_heldout, language_of
 
 log = logging.getLogger("corpusforge.eval_tokenizer")
 
 SCHEMA = "corpusforge-tokenizer-eval/1"
-# Written without spaces between words: whitespace word counts are meaningless there.
-UNSEGMENTED_LANGUAGES = frozenset({"zh", "ja", "th", "lo", "km", "my", "bo", "dz"})
 
 
 def heldout_documents(run_dir: str, holdout_percent: float, seed: int, max_bytes_per_language: int) -> dict[str, list[str]]:

@@ -276,6 +276,23 @@ def _load(kind: str, path: str):
         return model
 
 
+def apply_drop_rule(cfg: PerplexityConfig, doc: Document, cut: tuple[float, float] | None) -> TransformResult:
+    """`cfg.drop_rule` on a document annotated with `perplexity` (and `perplexity_bucket`); `cut` is its
+    language's (head, tail) cutoffs. One rule for reference cutoffs here and corpus cutoffs in the pipeline."""
+    perplexity, language = doc.meta.get("perplexity"), doc.meta.get("language")
+    if perplexity is None:
+        return doc
+    keep = {k: doc.meta[k] for k in ("perplexity", "perplexity_bucket") if k in doc.meta}
+    if cfg.drop_rule == "tail" and cut is not None and doc.meta.get("perplexity_bucket") == "tail":
+        return Drop("perplexity_tail", {"perplexity": perplexity, "tail_cutoff": cut[1], "language": language},
+                    annotations=keep)
+    if cfg.drop_rule == "max_perplexity" and perplexity > cfg.max_perplexity:
+        return Drop("perplexity_above_max",
+                    {"perplexity": perplexity, "max_perplexity": cfg.max_perplexity, "language": language},
+                    annotations=keep)
+    return doc
+
+
 # --------------------------------------------------------------------------------------- transform
 class PerplexityFilter(DocumentTransform):
     """CCNet perplexity filter; annotates `perplexity` (and, with reference cutoffs, `perplexity_bucket`) and
@@ -348,16 +365,10 @@ class PerplexityFilter(DocumentTransform):
         out.meta["perplexity"] = perplexity
         if self.cfg.cutoffs == "corpus":
             # The bucket (and a tail drop) is decided in the pipeline, once the corpus percentiles are known.
-            return self.decide(out, None) if self.cfg.drop_rule == "max_perplexity" else out
+            return apply_drop_rule(self.cfg, out, None) if self.cfg.drop_rule == "max_perplexity" else out
         cut = self.cutoffs.get(language)
         out.meta["perplexity_bucket"] = perplexity_bucket(perplexity, *cut) if cut else None
-        return self.decide(out, cut)
-
-    def decide(self, doc: Document, cut: tuple[float, float] | None) -> TransformResult:
-        """Apply `drop_rule` to an annotated document (`cut`: its language's (head, tail) cutoffs)."""
-        perplexity, language = doc.meta.get("perplexity"), doc.meta.get("language")
-        if perplexity is None:
-            return doc
+        return apply_drop_rule(self.cfg, out, cut)
         keep = {k: doc.meta[k] for k in ("perplexity", "perplexity_bucket") if k in doc.meta}
         if self.cfg.drop_rule == "tail" and cut is not None and doc.meta.get("perplexity_bucket") == "tail":
             return Drop("perplexity_tail", {"perplexity": perplexity, "tail_cutoff": cut[1], "language": language},

@@ -35,7 +35,7 @@ from functools import lru_cache
 
 import regex
 
-from corpusforge.languages import DEFAULT_LANGUAGE, EXTRA_SENTENCE_ENDS, UNSEGMENTED_LANGUAGES, word_segmenter
+from corpusforge.languages import DEFAULT_LANGUAGE, EXTRA_SENTENCE_ENDS, word_segmenter
 
 # datatrove PUNCTUATION: ASCII and CJK punctuation plus every C0/C1 control character except \t and \n.
 PUNCTUATION = (
@@ -152,10 +152,6 @@ _WORD_OTHER = rf"{_W_OTHER}+(?:(?:['\u2019.]|(?<=\p{{N}}),(?=\p{{N}})){_W_OTHER}
 _UNSEGMENTED_RE = regex.compile(
     rf"\.{{2,}}|\u2026|{_NO_SPACE_SCRIPT}|{_WORD_OTHER}|[^\s\p{{L}}\p{{M}}\p{{N}}_]"
 )
-
-
-def is_unsegmented(language: str | None, unsegmented: frozenset[str] | set[str] = UNSEGMENTED_LANGUAGES) -> bool:
-    return (language or DEFAULT_LANGUAGE) in unsegmented
 
 
 # Dictionary segmenters are loaded once per process (per thread for MeCab, whose tagger is not thread-safe).
