@@ -17,6 +17,8 @@ documents it removes; the parent times it and samples the resident memory of the
 (Beam workers included) every 50 ms. Methods, all with word 5-grams of lowercased `\\w+` words:
   * ours1 / ours2: `Deduplicate` (exact + MinHash LSH + verification + connected components) on the
     FnApiRunner with 1 worker (in_memory) and 2 workers (multi_processing), default settings but `threshold`;
+    the pipeline reads the JSONL shards itself (before 2026-11-30 the records went through `beam.Create`,
+    which pickled and bz2-compressed the whole corpus into the pipeline graph: ~1/3 of our time at 1x);
   * datasketch: `MinHash.update_batch` + `MinHashLSH(threshold, num_perm)` insert/query + union-find (its own
     bands x rows, no verification; one process holds every signature);
   * datatrove: its four stages (MinhashDedupSignature, MinhashDedupBuckets, MinhashDedupCluster,
@@ -147,8 +149,11 @@ def method_ours(inp: str, out: str, threshold: float, workers: int) -> None:
     from dedup_planted import run_dedup
 
     with tempfile.TemporaryDirectory() as tmp:
-        res = run_dedup(_read(inp), DedupConfig(enabled=True, threshold=threshold), tmp, num_workers=workers,
-                        mode="multi_processing" if workers > 1 else "in_memory")
+        # The pipeline reads the JSONL shards itself (as curate reads its checkpoint shards and datatrove its
+        # files): a beam.Create of the records would pickle the whole corpus into the pipeline graph.
+        res = run_dedup(None, DedupConfig(enabled=True, threshold=threshold), tmp, num_workers=workers,
+                        mode="multi_processing" if workers > 1 else "in_memory",
+                        paths=sorted(str(p) for p in Path(inp).glob("*.jsonl")))
     json.dump({d["id"]: d["duplicate_of"] for d in res["dropped"]}, open(out, "w"))
 
 
@@ -246,9 +251,10 @@ def main(argv=None) -> int:
         return 0
 
     from corpusforge.config import DedupConfig
+    from corpusforge.transforms.dedup.minhash import bands_rows
 
     evaldev = Path(args.evaldev)
-    b, r = DedupConfig(enabled=True, threshold=args.threshold).bands_rows()
+    b, r = bands_rows(DedupConfig(enabled=True, threshold=args.threshold))
     methods = args.methods.split(",")
     env = dict(os.environ, HF_HUB_OFFLINE="1", PYTHONPATH=os.pathsep.join(
         [str(ROOT), str(ROOT / "tests"), *[p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]]))

@@ -38,7 +38,7 @@ from apache_beam.options.pipeline_options import PipelineOptions  # noqa: E402
 
 from corpusforge.config import LangIdConfig, PerplexityConfig, load_config  # noqa: E402
 from corpusforge.pipelines.stage import ApplyStage  # noqa: E402
-from corpusforge.pipelines.train_lm import read_reference, train_language_model  # noqa: E402
+from corpusforge.lm.train import read_reference, train_language_model  # noqa: E402
 from corpusforge.records import Document, Drop  # noqa: E402
 from corpusforge.transforms.base import DocumentTransform  # noqa: E402
 from corpusforge.transforms.langid import LanguageIdFilter  # noqa: E402

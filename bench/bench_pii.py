@@ -20,7 +20,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from corpusforge.config import PIIConfig  # noqa: E402
-from corpusforge.io.pii_eval import ENTITY_TYPES, generate_eval_set, score, vanilla_presidio  # noqa: E402
+from corpusforge.testing.pii_eval import ENTITY_TYPES, generate_eval_set, score, vanilla_presidio  # noqa: E402
 from corpusforge.records import Document  # noqa: E402
 from corpusforge.transforms.pii import PIIRedactor  # noqa: E402
 

@@ -1,8 +1,8 @@
 """corpusforge: curate text corpora for LLM pretraining (Beam) and protect photo-caption data (MEM).
 
-Each subcommand lives in the module that owns it; that module exposes
-`add_arguments(parser)` and `run(args) -> int`. Modules are imported only when their subcommand runs,
-so `corpusforge curate` never imports torch.
+Each subcommand is a thin module in `corpusforge.commands` exposing `add_arguments(parser)` and
+`run(args) -> int`: it parses arguments, loads the config and calls one library function. Modules are
+imported only when their subcommand runs, so `corpusforge curate` never imports torch.
 """
 from __future__ import annotations
 
@@ -20,17 +20,17 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS", "")
 
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
-    "curate": ("corpusforge.pipelines.curate", "Run the curation pipeline (read, filter, dedup, PII) on a corpus."),
-    "refresh": ("corpusforge.pipelines.refresh", "Process only new input and dedup it against earlier runs' state."),
-    "report": ("corpusforge.report.html", "Rebuild report.html from a run directory's stats.json."),
-    "train-lm": ("corpusforge.pipelines.train_lm", "Train a SentencePiece + KenLM 5-gram model for perplexity filtering."),
-    "train-tokenizer": ("corpusforge.tokenizers.train", "Train a SentencePiece BPE tokenizer on a run's kept documents."),
-    "eval-tokenizer": ("corpusforge.tokenizers.evaluate", "Evaluate a tokenizer on held-out kept documents."),
-    "tokenize": ("corpusforge.pipelines.tokenizer", "Encode a run's kept documents into token shards."),
+    "curate": ("corpusforge.commands.curate", "Run the curation pipeline (read, filter, dedup, PII) on a corpus."),
+    "refresh": ("corpusforge.commands.refresh", "Process only new input and dedup it against earlier runs' state."),
+    "report": ("corpusforge.commands.report", "Rebuild report.html from a run directory's stats.json."),
+    "train-lm": ("corpusforge.commands.train_lm", "Train a SentencePiece + KenLM 5-gram model for perplexity filtering."),
+    "train-tokenizer": ("corpusforge.commands.train_tokenizer", "Train a SentencePiece BPE tokenizer on a run's kept documents."),
+    "eval-tokenizer": ("corpusforge.commands.eval_tokenizer", "Evaluate a tokenizer on held-out kept documents."),
+    "tokenize": ("corpusforge.commands.tokenize", "Encode a run's kept documents into token shards."),
     "protect": ("corpusforge.pipelines.protect", "Make photo-caption pairs unlearnable (MEM, EM or UAP)."),
     "verify-protection": ("corpusforge.unlearnable.attack", "Train an attacker CLIP on pairs and measure retrieval."),
     "make-image-benchmark": ("corpusforge.unlearnable.data", "Generate the offline image-caption benchmark set."),
-    "config": ("corpusforge.config_help", "Print every config key with its default and help (--defaults)."),
+    "config": ("corpusforge.commands.config", "Print every config key with its default and help (--defaults)."),
 }
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 # Set in the child a terminal run is moved into (see _supervise); its value is the parent's pid.

@@ -13,8 +13,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
 
-class ConfigError(Exception):
-    """A config problem, phrased for the user: which key, what was wrong, what was expected."""
+from corpusforge.errors import ConfigError  # noqa: F401 - re-exported: `from corpusforge.config import ConfigError`
 
 
 class StrictModel(BaseModel):
@@ -354,7 +353,9 @@ class DedupConfig(StrictModel):
     bucket_window: int = Field(
         32, ge=1, description="Each bucket member is paired with the next N members (id order): all pairs in "
                               "buckets of up to N+1 documents, linear cost in a giant bucket.")
-    max_rounds: int = Field(30, ge=1, le=200, description="Bound on connected-components rounds.")
+    max_rounds: int = Field(
+        20, ge=1, le=200, description="Bound on connected-components rounds; the run fails (never silently wrong) "
+                                      "if the components have not converged. A 100,000-document chain needs 17.")
     max_bucket_size: int = Field(10_000, ge=2, description="Buckets above this size are counted and logged.")
     signature_batch_size: int = Field(256, ge=1, le=100_000)
 
@@ -365,13 +366,6 @@ class DedupConfig(StrictModel):
         if self.bands is not None and self.bands * self.rows > self.num_perm:
             raise ValueError(f"dedup.bands*rows ({self.bands}*{self.rows}) exceeds dedup.num_perm ({self.num_perm})")
         return self
-
-    def bands_rows(self) -> tuple[int, int]:
-        if self.bands is not None:
-            return self.bands, self.rows
-        from corpusforge.transforms.dedup.minhash import recall_bands_rows
-
-        return recall_bands_rows(self.threshold, self.num_perm, self.threshold_recall)
 
 
 class PIIConfig(StageConfig):
@@ -537,28 +531,34 @@ class TokenizerTrainConfig(StrictModel):
     for any text without the meta symbol U+2581 (SentencePiece decodes it as a space).
     """
 
-    vocab_size: int = Field(32_000, ge=64, le=1_048_576)
-    model_type: Literal["bpe", "unigram"] = "bpe"
-    character_coverage: float = Field(0.9995, gt=0.0, le=1.0)
-    normalization_rule_name: Literal["identity", "nfkc", "nmt_nfkc", "nfkc_cf", "nmt_nfkc_cf"] = "identity"
-    remove_extra_whitespaces: bool = False
-    add_dummy_prefix: bool = False
-    byte_fallback: bool = True
-    split_digits: bool = True
+    vocab_size: int = Field(32_000, ge=64, le=1_048_576, description="Pieces in the vocabulary.")
+    model_type: Literal["bpe", "unigram"] = Field("bpe", description="SentencePiece model type.")
+    character_coverage: float = Field(0.9995, gt=0.0, le=1.0, description=(
+        "Share of characters covered by pieces; the rest fall back to bytes."))
+    normalization_rule_name: Literal["identity", "nfkc", "nmt_nfkc", "nfkc_cf", "nmt_nfkc_cf"] = Field(
+        "identity", description="SentencePiece normalization rule; identity round-trips exactly.")
+    remove_extra_whitespaces: bool = Field(False, description="Collapse runs of spaces (breaks exact round-trips).")
+    add_dummy_prefix: bool = Field(False, description="Prefix every line with a space piece, as SentencePiece's default.")
+    byte_fallback: bool = Field(True, description="Unseen characters become UTF-8 byte pieces instead of <unk>.")
+    split_digits: bool = Field(True, description="Every digit is its own piece.")
     # "\n" is user-defined so document line breaks cost one token, not a byte-fallback token.
-    user_defined_symbols: list[str] = Field(default_factory=lambda: ["\n", *_pii_placeholders()])
-    control_symbols: list[str] = Field(default_factory=list)
-    eos_piece: str = "<|endoftext|>"
+    user_defined_symbols: list[str] = Field(default_factory=lambda: ["\n", *_pii_placeholders()], description=(
+        "Pieces always kept whole: the line break and the PII placeholders by default."))
+    control_symbols: list[str] = Field(default_factory=list, description="Reserved ids never produced from raw text.")
+    eos_piece: str = Field("<|endoftext|>", description="End-of-text control piece.")
     max_sentence_length: int = Field(4192, ge=64, description="Bytes; longer sample lines are split, not skipped.")
-    hard_vocab_limit: bool = True
+    hard_vocab_limit: bool = Field(True, description=(
+        "Fail when the sample is too small for vocab_size (false: allow a smaller vocabulary)."))
     sample_bytes: int | None = Field(None, gt=0, description="Byte budget of the sample (default 100 MB).")
     sample_sentences: int | None = Field(None, gt=0, description="Line budget instead of a byte budget.")
-    alpha: float = Field(0.3, ge=0.0, le=1.0, description="Temperature exponent: p_lang ~ n_lang**alpha.")
+    alpha: float = Field(0.3, ge=0.0, le=1.0, description="Temperature exponent: p_lang ~ n_lang**alpha (mT5: 0.3).")
     holdout_percent: float = Field(5.0, ge=0.0, lt=100.0, description="Held out of the sample, for eval-tokenizer.")
-    seed: int = 0
-    num_threads: int = Field(1, ge=1, le=256, description="SentencePiece threads; part of the model bytes.")
-    baseline_model_type: Literal["unigram", "bpe", "none"] = "unigram"
-    baseline_vocab_size: int | None = Field(None, ge=64)
+    seed: int = Field(0, description="Key of the sample and of the held-out split.")
+    num_threads: int = Field(1, ge=1, le=256, description=(
+        "SentencePiece threads; stored in the model, so keep it fixed for identical bytes."))
+    baseline_model_type: Literal["unigram", "bpe", "none"] = Field(
+        "unigram", description="Baseline model type trained on the same sample (none: no baseline).")
+    baseline_vocab_size: int | None = Field(None, ge=64, description="Baseline vocabulary (default: vocab_size).")
 
     @model_validator(mode="after")
     def _check(self) -> "TokenizerTrainConfig":

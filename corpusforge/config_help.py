@@ -5,7 +5,6 @@ Literal choices, class docstrings), so help is declared once, next to the key it
 """
 from __future__ import annotations
 
-import argparse
 import difflib
 import inspect
 import json
@@ -122,15 +121,3 @@ def defaults_text(command: str) -> str:
 
 
 # ------------------------------------------------------------------------------------------------ CLI
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--defaults", nargs="?", const="curate", choices=sorted(MODELS), metavar="COMMAND",
-                        help=f"print every config key of COMMAND ({', '.join(MODELS)}; default curate) with its "
-                             "default and help")
-
-
-def run(args) -> int:
-    if args.defaults is None:
-        print("usage: corpusforge config --defaults [" + "|".join(MODELS) + "]")
-        return 2
-    print(defaults_text(args.defaults), end="")
-    return 0

@@ -88,12 +88,17 @@ class Drop:
     # Values the stage measured that belong on the document whatever the verdict (language, perplexity):
     # merged into the dropped document's meta, or the kept one's in annotate-only mode.
     annotations: dict[str, Any] = field(default_factory=dict)
+    # The text the dropped row shows instead of the input's (PII: the anonymized text, so that dropped/ never
+    # holds the values the stage found); None: the document's own text.
+    text: str | None = None
 
     def annotate(self, doc: "Document") -> "Document":
-        """`doc` with these annotations (a copy when there are any; never modified in place)."""
-        if not self.annotations:
+        """`doc` with these annotations and text (a copy when there are any; never modified in place)."""
+        if not self.annotations and self.text is None:
             return doc
-        out = doc.with_text(doc.text)
+        out = doc.with_text(doc.text if self.text is None else self.text)
+        if self.text is not None:
+            out.original_text = None  # the text as read is what the replacement hides
         out.meta.update(self.annotations)
         return out
 

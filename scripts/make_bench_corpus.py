@@ -22,7 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from corpusforge.io import synthetic  # noqa: E402
+from corpusforge.testing import synthetic  # noqa: E402
 
 DEMO = ROOT / "data" / "demo"
 PROSE_MIN_WORDS = 8
@@ -30,7 +30,7 @@ PROSE_MIN_WORDS = 8
 
 def demo_records(demo: Path) -> list[dict]:
     """Every readable record of the demo with real text from a Debian package (no junk, no PII)."""
-    from corpusforge.io.synthetic import demo_real_records
+    from corpusforge.testing.synthetic import demo_real_records
 
     return demo_real_records(demo)
 

@@ -3,5 +3,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
+# Headless Chromium renders report.html in tests/test_report.py (test-only: the pipeline never needs it).
+if ! command -v chromium >/dev/null 2>&1; then
+  echo "[test] installing chromium (headless browser for the report test)"
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
+fi
 export HF_HUB_OFFLINE=1 TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS=""
 exec .venv/bin/python -m pytest -q -p no:cacheprovider --timeout=900 "$@"

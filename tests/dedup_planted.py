@@ -50,7 +50,7 @@ NEGATIVE_FOOTER = (
 def real_documents(demo: Path = DEMO, min_words: int = 0) -> list[dict]:
     """Real prose records of the demo corpus (no planted copies, junk, PII letters) with at least `min_words`
     words, sorted by id."""
-    from corpusforge.io.synthetic import demo_real_records
+    from corpusforge.testing.synthetic import demo_real_records
 
     recs = demo_real_records(demo)
     out = {}
@@ -211,9 +211,17 @@ def _to_document(rec: dict):
                     line=rec.get("line", -1), meta=dict(rec.get("meta") or {}))
 
 
-def run_dedup(records: list[dict], cfg, out_dir: str, state_dir: str | None = None, num_workers: int = 1,
-              mode: str = "in_memory", write_state_to: str | None = None) -> dict:
-    """Run Deduplicate on `records` with the FnApiRunner; return kept, dropped, cluster_sizes, rounds."""
+def _read_jsonl(path: str):
+    """One JSONL file -> records (read inside the pipeline, as curate reads its checkpoint shards)."""
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            yield json.loads(line)
+
+
+def run_dedup(records: list[dict] | None, cfg, out_dir: str, state_dir: str | None = None, num_workers: int = 1,
+              mode: str = "in_memory", write_state_to: str | None = None, paths: list[str] | None = None) -> dict:
+    """Run Deduplicate on `records` (or on the JSONL files `paths`, read by the pipeline: the corpus is then
+    not pickled into the pipeline graph) with the FnApiRunner; return kept, dropped, cluster_sizes, rounds."""
     import glob
     import os
 
@@ -229,11 +237,15 @@ def run_dedup(records: list[dict], cfg, out_dir: str, state_dir: str | None = No
     if mode == "multi_processing":
         # Worker processes unpickle this module's functions by name: they must be able to import it.
         here = str(Path(__file__).resolve().parent)
-        paths = os.environ.get("PYTHONPATH", "").split(os.pathsep)
-        if here not in paths:
-            os.environ["PYTHONPATH"] = os.pathsep.join([here, *[x for x in paths if x]])
+        py_paths = os.environ.get("PYTHONPATH", "").split(os.pathsep)
+        if here not in py_paths:
+            os.environ["PYTHONPATH"] = os.pathsep.join([here, *[x for x in py_paths if x]])
     with beam.Pipeline(runner=FnApiRunner(), options=opts) as p:
-        docs = p | beam.Create(records) | "ToDoc" >> beam.Map(_to_document)
+        if paths is not None:
+            recs = p | beam.Create(sorted(paths)) | "ReadJsonl" >> beam.FlatMap(_read_jsonl)
+        else:
+            recs = p | beam.Create(records)
+        docs = recs | "ToDoc" >> beam.Map(_to_document)
         dd = docs | "Dedup" >> Deduplicate(cfg, state_dir=state_dir)
         dd["kept"] | "KJ" >> beam.Map(_kept_json) | "KW" >> beam.io.WriteToText(f"{out_dir}/kept")
         dd["dropped"] | "DJ" >> beam.Map(_dropped_json) | "DW" >> beam.io.WriteToText(f"{out_dir}/dropped")

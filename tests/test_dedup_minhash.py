@@ -6,17 +6,21 @@ import random
 import numpy as np
 import pytest
 from datasketch import MinHash, MinHashLSH
+from datasketch.hashfunc import sha1_hash32
 from datasketch.lsh import _optimal_param
 
-from corpusforge.transforms.dedup.lsh import (bucket_pairs, bucket_star_edges, components_union_find, large_star,
-                                              node_key, small_star)
+from corpusforge.transforms.dedup.lsh import bucket_pairs, components_union_find, large_star, node_key, small_star
 from corpusforge.transforms.dedup.minhash import (band_keys, candidate_probability, false_candidate_mass,
-                                                  minhash_signature, minhash_signatures, optimal_bands_rows,
-                                                  recall_bands_rows, s_curve, s_curve_midpoint, shingle_hashes,
+                                                  optimal_bands_rows, recall_bands_rows, s_curve, s_curve_midpoint,
                                                   signatures_from_hashes)
 from corpusforge.transforms.dedup.normalize import normalize_for_dedup, normalize_words
-from corpusforge.transforms.dedup.shingles import jaccard, shingles
+from corpusforge.transforms.dedup.shingles import hashed_shingles, jaccard, shingles
 from dedup_planted import real_documents
+
+
+def _ds_hashes(shs) -> np.ndarray:
+    """datasketch's own 32-bit shingle hashes, to check our arithmetic on datasketch's inputs."""
+    return np.array([sha1_hash32(s) for s in shs], dtype=np.uint32)
 
 
 @pytest.fixture(scope="module")
@@ -28,7 +32,7 @@ def prose():
 @pytest.mark.parametrize("num_perm,seed", [(128, 1), (64, 7), (256, 42)])
 def test_signatures_identical_to_datasketch(prose, scheme, num_perm, seed):
     sets = [sorted(s.encode() for s in shingles(t)) for t in prose] + [[]]
-    ours = minhash_signatures(sets, num_perm, seed, scheme)
+    ours = signatures_from_hashes([_ds_hashes(shs) for shs in sets], num_perm, seed, scheme)
     for row, shs in zip(ours, sets):
         m = MinHash(num_perm=num_perm, seed=seed, scheme=scheme)
         if shs:
@@ -42,16 +46,16 @@ def test_signature_with_per_shingle_update_and_char_shingles(prose):
     m = MinHash(num_perm=128, seed=3)
     for s in shs:
         m.update(s)
-    assert np.array_equal(minhash_signature(shs, 128, 3), m.hashvalues)
+    assert np.array_equal(signatures_from_hashes([_ds_hashes(shs)], 128, 3)[0], m.hashvalues)
 
 
 def test_huge_document_is_chunked_identically(prose, monkeypatch):
     import corpusforge.transforms.dedup.minhash as mh
 
-    shs = [s.encode() for t in prose for s in shingles(t)]
-    whole = minhash_signature(shs)
+    hv = _ds_hashes([s.encode() for t in prose for s in shingles(t)])
+    whole = signatures_from_hashes([hv])[0]
     monkeypatch.setattr(mh, "_MAX_MATRIX", 128 * 50)  # force slices of 50 shingles
-    assert np.array_equal(mh.minhash_signatures([shs[:10], shs, shs[:3]])[1], whole)
+    assert np.array_equal(signatures_from_hashes([hv[:10], hv, hv[:3]])[1], whole)
 
 
 @pytest.mark.parametrize("threshold,num_perm", [(0.8, 128), (0.7, 256), (0.5, 64), (0.9, 128)])
@@ -71,7 +75,7 @@ def test_band_keys_match_datasketch_lsh_candidates(prose):
         m = MinHash(128)
         m.update_batch([s.encode() for s in shingles(t)])
         lsh.insert(str(i), m)
-        keys[str(i)] = (m, set(enumerate(band_keys(m.hashvalues, b, r))))
+        keys[str(i)] = (m, set(band_keys(m.hashvalues[None, :], b, r)[0].tolist()))
     for i in rng.sample(sorted(keys), 15):
         ours = {j for j, (_, k) in keys.items() if k & keys[i][1]}
         assert ours == set(lsh.query(keys[i][0]))
@@ -130,10 +134,40 @@ def test_s_curve_values():
 
 
 def test_signatures_with_width_are_the_first_permutations(prose):
-    sets = [sorted(s.encode() for s in shingles(t)) for t in prose[:5]]
-    full = minhash_signatures(sets, 128, 1)
-    part = signatures_from_hashes([shingle_hashes(s) for s in sets], 128, 1, width=96)
+    hashes = hashed_shingles(prose[:5])
+    full = signatures_from_hashes(hashes, 128, 1)
+    part = signatures_from_hashes(hashes, 128, 1, width=96)
     assert np.array_equal(full[:, :96], part)
+
+
+def test_hashed_shingles_are_the_shingle_sets(prose):
+    """The pipeline's batched shingle hashes: one distinct sorted uint32 per shingle of `shingles()` (no
+    collision on this prose), the same whatever the batch, and their Jaccard is the shingle-set Jaccard."""
+    texts = prose[:40] + ["", "two words", "…!?", "a b c d e", "a b c d e f"]
+    batch = hashed_shingles(texts)
+    for t, h in zip(texts, batch):
+        assert h.dtype == np.uint32 and np.all(np.diff(h.astype(np.int64)) > 0)
+        assert len(h) == len(shingles(t))
+    alone = [hashed_shingles([t])[0] for t in texts]
+    assert all(np.array_equal(a, b) for a, b in zip(batch, alone))
+    assert [len(h) for h in batch[-5:]] == [0, 1, 0, 1, 2]
+    cut = " ".join(prose[0].split()[:-30])
+    a, b = hashed_shingles([prose[0], cut])
+    inter = np.intersect1d(a, b).size
+    assert inter / (a.size + b.size - inter) == pytest.approx(jaccard(shingles(prose[0]), shingles(cut)))
+    assert hashed_shingles(["Hello, World: again and again!"])[0].tolist() == \
+        hashed_shingles(["hello world again and AGAIN"])[0].tolist()
+    char = hashed_shingles(texts[:5], 4, "char")
+    assert [len(h) for h in char] == [len(shingles(t, 4, "char")) for t in texts[:5]]
+    with pytest.raises(ValueError):
+        hashed_shingles(["x"], kind="bytes")
+
+
+def test_band_keys_differ_across_bands():
+    sig = np.zeros((2, 12), dtype=np.uint32)  # every band holds the same values
+    keys = band_keys(sig, 4, 3)
+    assert keys.shape == (2, 4) and len(set(keys[0].tolist())) == 4
+    assert np.array_equal(keys[0], keys[1])
 
 
 def test_bucket_pairs_all_pairs_then_window():
@@ -148,10 +182,6 @@ def test_bucket_pairs_all_pairs_then_window():
 
 
 def test_star_steps_and_reference_components():
-    nodes = [node_key(x) for x in "dcba"] + [node_key("z", earlier=True)]
-    assert sorted(bucket_star_edges(nodes)) == sorted((n, node_key("z", True)) for n in nodes[:4])
-    assert list(bucket_star_edges([node_key("a", True), node_key("b", True)])) == []  # earlier-only bucket
-    assert list(bucket_star_edges([node_key("a")])) == []
     assert large_star("b", ["a", "c", "d"]) == [("c", "a"), ("d", "a")]
     assert small_star("d", ["b", "c"]) == [("c", "b"), ("d", "b")]
     assert components_union_find([("b", "a"), ("c", "b"), ("e", "d")]) == {"a": "a", "b": "a", "c": "a", "d": "d",

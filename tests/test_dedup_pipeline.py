@@ -153,6 +153,15 @@ def test_chain_needs_several_rounds():
     assert 2 <= rounds < ROUNDS
 
 
+def test_components_fail_loudly_when_not_converged():
+    # The chain a-b-c-d needs 2 rounds; with 2 the last round's input is not yet a star forest, so the labels
+    # cannot be trusted: the pipeline must fail, naming the setting, rather than emit wrong clusters.
+    with pytest.raises(Exception, match="did not converge in dedup.max_rounds=2"):
+        _components([["a", "b"], ["b", "c"], ["c", "d"]], 2)
+    labels, rounds = _components([["a", "b"], ["b", "c"], ["c", "d"]], 3)
+    assert labels == {"b": "a", "c": "a", "d": "a"} and rounds == 2
+
+
 def test_verification_cuts_false_positives(planted, tmp_path):
     docs, cluster, _ = planted
     docs = docs[:300]

@@ -12,7 +12,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from corpusforge.io import synthetic
+from corpusforge.testing import synthetic
 
 DEMO = Path(__file__).resolve().parents[1] / "data" / "demo"
 DEFAULT_LANGS = {"en", "de", "fr", "es", "it", "pt", "nl"}

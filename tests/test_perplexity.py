@@ -22,7 +22,7 @@ from apache_beam.testing.util import assert_that, equal_to
 from corpusforge.cli import main as cli_main
 from corpusforge.config import ConfigError, PerplexityConfig, load_config
 from corpusforge.pipelines.stage import ApplyStage
-from corpusforge.pipelines.train_lm import find_kenlm_tool, read_reference, train_language_model
+from corpusforge.lm.train import find_kenlm_tool, read_reference, train_language_model
 from corpusforge.records import Document, Drop
 from corpusforge.transforms.base import apply_annotate_only
 from corpusforge.transforms.perplexity import PerplexityFilter, perplexity_bucket
@@ -231,9 +231,9 @@ def test_ccnet_layout_with_cutoff_csv(models, tmp_path):
 def test_remote_models_are_copied_to_the_cache_through_beam_filesystems(models, tmp_path, monkeypatch):
     # Treat a local dir as remote: the gs:// code path (FileSystems.match/open, cache copy) runs for real on
     # Beam's local filesystem.
-    import corpusforge.transforms.perplexity as ppl
+    from corpusforge import storage
 
-    monkeypatch.setattr(ppl, "_is_remote", lambda path: True)
+    monkeypatch.setattr(storage, "is_remote", lambda path: True)
     cache = tmp_path / "cache"
     f = PerplexityFilter(cfg(models, languages=["en"], cache_dir=str(cache)))
     f.setup()
@@ -320,6 +320,46 @@ def test_train_lm_cli_end_to_end_is_deterministic(models, tmp_path, capsys):
     # The trained directory is directly usable by the stage.
     f = PerplexityFilter(cfg(tmp_path / "a", languages=["fr"]))
     assert f.score(demo_prose("fr", 1)[0], "fr") > 1
+
+
+def test_train_lm_logs_every_phase_and_progress_leaves_the_model_bytes_unchanged(tmp_path, monkeypatch, caplog):
+    """Each phase has a start and a finish line (with its count where it loops over documents), lines come while
+    a phase runs (every 5 ms here, 10 s in use), and the model files are the same with the lines off."""
+    import logging
+    import re
+
+    from corpusforge.pipelines import progress as P
+
+    monkeypatch.setattr(P, "INTERVAL_S", 0.005)
+    ref = tmp_path / "ref.jsonl"
+    ref.write_text("\n".join((REFERENCE / "fr.jsonl").read_text(encoding="utf-8").splitlines()[:40]) + "\n",
+                   encoding="utf-8")
+    kw = {"min_heldout_docs": 8, "vocab_size": 300}
+    with caplog.at_level(logging.INFO, logger="corpusforge.progress"):
+        texts = read_reference([str(ref)], lang="fr", progress=P.Step)
+        card = train_language_model("fr", texts, tmp_path / "on", cutoff_texts=texts[:5], progress=P.Step, **kw)
+    lines = [r.getMessage() for r in caplog.records if r.name == "corpusforge.progress"]
+    n_lines = card["training_lines"]
+    started = [m.group(1) for x in lines if (m := re.fullmatch(r"(.*): started(?: \(.*\))?", x))]
+    assert started == ["train-lm fr: reading 1 file(s)", "train-lm fr: normalizing training documents",
+                       f"train-lm fr: SentencePiece on {n_lines:,} lines", "train-lm fr: encoding into pieces",
+                       "train-lm fr: lmplz (order 5)", "train-lm fr: build_binary",
+                       "train-lm fr: scoring held-out documents", "train-lm fr: scoring --cutoff-input documents"], lines
+    counted = {"train-lm fr: reading 1 file(s)": "40 records", "train-lm fr: normalizing training documents": "32 documents",
+               "train-lm fr: encoding into pieces": f"{n_lines:,} lines",
+               "train-lm fr: scoring held-out documents": "8 documents",
+               "train-lm fr: scoring --cutoff-input documents": "5 documents"}
+    for label, count in counted.items():
+        assert any(re.fullmatch(rf"{re.escape(label)}: done, {count}, in \d+s", x) for x in lines), (label, lines)
+    for label in (f"SentencePiece on {n_lines:,} lines", "lmplz (order 5)", "build_binary"):
+        assert any(re.fullmatch(rf"train-lm fr: {re.escape(label)}: done in \d+s", x) for x in lines), (label, lines)
+    # Between the start and finish lines, the reporter spoke: the external programs "running", loops done / total.
+    assert any(re.search(r": running, \d+s elapsed$|: \d+ / \d+ (documents|lines) \(", x) for x in lines), lines
+
+    caplog.clear()
+    train_language_model("fr", read_reference([str(ref)], lang="fr"), tmp_path / "off", cutoff_texts=texts[:5], **kw)
+    for name in ("fr.sp.model", "fr.arpa.bin", "fr.cutoffs.json"):
+        assert (tmp_path / "on" / name).read_bytes() == (tmp_path / "off" / name).read_bytes(), name
 
 
 def test_train_lm_errors(tmp_path, monkeypatch):

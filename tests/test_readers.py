@@ -100,6 +100,18 @@ def test_configurable_field_names(tmp_path):
     assert (d.id, d.text, d.url) == ("7", "body", "u")
 
 
+def test_integer_and_string_ids_are_one_id(tmp_path):
+    # Ids are strings in every output (Parquet `id` column, duplicate_of, state): an integer id is its decimal
+    # string, as datatrove does. So 777 and "777" name the same document, and the pipeline's unique-id step
+    # quarantines the later one as "duplicate id" (test_pipeline_e2e); floats and booleans are refused.
+    p = tmp_path / "a.jsonl"
+    _write_lines(p, [json.dumps({"id": 777, "text": "a"}).encode(), json.dumps({"id": "777", "text": "b"}).encode(),
+                     json.dumps({"id": 7.0, "text": "c"}).encode(), json.dumps({"id": True, "text": "d"}).encode()])
+    a, b, c, d = read_file(str(p), _cfg(tmp_path))
+    assert a.id == b.id == "777"
+    assert isinstance(c, Quarantined) and "is a float" in c.error and isinstance(d, Quarantined)
+
+
 def test_resolve_inputs_sorted_with_checksums(tmp_path):
     for name in ("b.jsonl", "a.jsonl"):
         (tmp_path / name).write_text('{"text": "x"}\n')

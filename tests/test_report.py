@@ -4,7 +4,10 @@ empty bins and with the langid threshold drawn. Built from a real curate run."""
 from __future__ import annotations
 
 import json
+import os
 import re
+import shutil
+import subprocess
 from pathlib import Path
 
 import pyarrow as pa
@@ -46,7 +49,8 @@ def test_report_sections_funnel_reasons_and_examples(tmp_path):
     page = (run / "report.html").read_text()
     headings = re.findall(r"<h[23][^>]*>(.*?)</h[23]>", page)
     for section in ("Funnel (pipeline order)", "Per language", "Drop reasons (pipeline order)",
-                    "What each reason dropped (examples)", "Distributions"):
+                    "What each reason dropped (examples)", "Distributions",
+                    "Filter signals (all documents that reached the filter)"):
         assert section in headings, section
     # Funnel: stages in pipeline order, shares of the 22 input records.
     rows = funnel_rows(stats)
@@ -87,3 +91,41 @@ def test_histograms_show_empty_bins():
     assert _filled({"0.60": 2, "0.95": 1}, 0.05, 0.0, 1.0) == {
         f"{i * 0.05:.2f}": {12: 2, 19: 1}.get(i, 0) for i in range(21)}
     assert _log2_labels({"3": 1, "6": 2}) == {"8": 1, "16": 0, "32": 0, "64": 2}
+
+
+def test_signal_histogram_svg_places_thresholds_inside_their_bin_and_keeps_empty_bins():
+    from corpusforge.report.svg import LEFT, WIDTH, histogram_svg, threshold_x
+
+    edges = [0.0, 0.1, 0.2, 0.3]
+    slot = WIDTH / len(edges)
+    assert threshold_x(edges, 0.1, slot) == LEFT + slot          # on an edge: the bin's start
+    assert threshold_x(edges, 0.15, slot) == LEFT + 1.5 * slot   # inside: in proportion
+    assert threshold_x(edges, 0.9, slot) == LEFT + 3 * slot      # the open last bin: its start
+    svg = histogram_svg("t", edges, [4, 0, 2, 1], [{"label": "max_x 0.15: drops above", "value": 0.15}], "x")
+    xs = [float(x) for x in re.findall(r'<rect x="([\d.]+)"', svg)]
+    assert xs == [LEFT, LEFT + 2 * slot, LEFT + 3 * slot]  # the empty second bin keeps its slot
+    assert "max_x 0.15: drops above" in svg and "&gt;=0.3" in svg  # the open last bin, labelled
+
+
+def test_report_renders_in_a_headless_browser(tmp_path):
+    """Open report.html in real headless Chromium (Debian's package; scripts/test.sh installs it): the parsed page
+    has every section and every chart the file holds, and the rendered page is not blank."""
+    from PIL import Image
+
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    assert chromium, "headless Chromium is needed: apt-get install chromium (scripts/test.sh does)"
+    run = _run(tmp_path)
+    uri = (run / "report.html").as_uri()
+    env = {**os.environ, "HOME": str(tmp_path)}  # the browser's profile stays in the test's directory
+    cmd = [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"]
+    dom = subprocess.run([*cmd, "--dump-dom", uri], capture_output=True, text=True, timeout=120, env=env).stdout
+    source = (run / "report.html").read_text()
+    assert "<h1>" in dom and "Funnel (pipeline order)" in dom and "Filter signals" in dom
+    assert dom.count("<svg") == source.count("<svg") > 0  # every chart parsed as SVG
+    assert dom.count("<img") == source.count("<img")
+    shot = tmp_path / "page.png"
+    subprocess.run([*cmd, f"--screenshot={shot}", "--window-size=1200,2400", uri], capture_output=True, timeout=120,
+                   env=env, check=True)
+    gray = Image.open(shot).convert("L")
+    dark = sum(gray.histogram()[:128])
+    assert 0.001 < dark / (gray.width * gray.height) < 0.5  # text and charts drawn on a white page

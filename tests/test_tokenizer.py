@@ -9,6 +9,7 @@ Everything runs for real: Beam FnApiRunner, SentencePiece training and encoding.
 import ast
 import json
 import random
+import re
 from pathlib import Path
 
 import numpy as np
@@ -312,6 +313,67 @@ def test_token_shards_round_trip_to_the_kept_text(trained, tmp_path):
     assert names == sorted(p.name for p in again.iterdir())
     assert all((out / n).read_bytes() == (again / n).read_bytes() for n in names)
     assert main([*args, "--out", str(out)]) == 2
+
+
+def _progress_runs(monkeypatch, caplog, run) -> dict[str, list[str]]:
+    """run(name) once with progress lines every 20 ms and once with --quiet's level; the lines of each."""
+    import logging
+
+    from corpusforge.pipelines import progress as P
+
+    monkeypatch.setattr(P, "INTERVAL_S", 0.02)
+    lines = {}
+    for name, level in (("progress", logging.INFO), ("quiet", logging.WARNING)):
+        caplog.clear()
+        with caplog.at_level(level, logger="corpusforge.progress"):
+            run(name)
+        lines[name] = [r.getMessage() for r in caplog.records if r.name == "corpusforge.progress"]
+    return lines
+
+
+def test_tokenize_progress_counts_documents_and_leaves_the_shard_bytes_unchanged(trained, tmp_path, monkeypatch,
+                                                                                  caplog):
+    """Lines count documents encoded out of the kept shards' rows (their Parquet footers); with progress on or
+    off the output is the same, byte for byte, and holds no counter files."""
+    from corpusforge.pipelines import progress as P
+    from corpusforge.pipelines.tokenizer import run_tokenize
+
+    seen: list[dict] = []
+    read_counts = P.read_counts
+    monkeypatch.setattr(P, "read_counts", lambda d: seen.append(read_counts(d)) or seen[-1])
+    lines = _progress_runs(monkeypatch, caplog, lambda name: run_tokenize(
+        str(trained["run"]), str(trained["tok"]), str(tmp_path / name), num_shards=3))
+    total = len(trained["docs"])
+    encoding = [x for x in lines["progress"] if x.startswith("tokenize: encoding: ")]
+    assert encoding and all(f" / {total} documents (" in x for x in encoding), lines["progress"]
+    # The workers' counts reached the driver while the pipeline ran: every document encoded, then shards written.
+    assert max(c.get("encoded", 0) for c in seen) == total and max(c.get("shards", 0) for c in seen) <= 3
+    assert any(x.startswith(f"tokenize: encoding: {total} / {total} documents (100%), writing outputs")
+               or re.fullmatch(r"tokenize: [1-3] / 3 shards written", x) for x in lines["progress"]), lines["progress"]
+    assert lines["quiet"] == []
+    names = sorted(p.name for p in (tmp_path / "progress").iterdir())
+    assert names == sorted(p.name for p in (tmp_path / "quiet").iterdir()) and "_progress" not in names
+    assert "_work" not in names
+    assert all((tmp_path / "progress" / n).read_bytes() == (tmp_path / "quiet" / n).read_bytes() for n in names)
+
+
+def test_training_sample_progress_lines_and_the_same_sample(skewed_run, tmp_path, monkeypatch, caplog):
+    cfg = TokenizerTrainConfig(sample_bytes=20_000, alpha=0.3, max_sentence_length=200, holdout_percent=HOLDOUT)
+    stats = {}
+
+    def run(name):
+        (tmp_path / name).mkdir()
+        stats[name] = build_training_sample(str(skewed_run), str(tmp_path / name), cfg, RunnerConfig())
+
+    lines = _progress_runs(monkeypatch, caplog, run)
+    total = pq.ParquetFile(next((skewed_run / "kept").iterdir())).metadata.num_rows
+    sizing = [x for x in lines["progress"] if x.startswith("training sample: sizing languages: ")]
+    drawing = [x for x in lines["progress"] if x.startswith("training sample: drawing documents: ")]
+    assert sizing and drawing, lines["progress"]
+    assert all(f" / {total} documents (" in x for x in sizing + drawing)
+    assert lines["quiet"] == []
+    assert stats["progress"] == stats["quiet"]
+    assert sorted(p.name for p in (tmp_path / "progress").iterdir()) == ["sample.txt", "sample_stats.json"]
 
 
 def test_shard_dtype_follows_the_vocabulary_size():

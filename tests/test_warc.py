@@ -267,13 +267,13 @@ def test_html_stage_config_rules():
         HtmlExtractConfig(annotate_only=True)
     with pytest.raises(ValueError, match="regular expression"):
         HtmlExtractConfig(blocked_url_patterns=["("])
-    from corpusforge.transforms.registry import build_document_stages
+    from corpusforge.pipelines.curate import build_stages
 
     cfg = CurateConfig(input={"paths": ["crawl/*.warc.gz"]}, output={"dir": "x"})
     with pytest.raises(ConfigError, match="html.enabled"):
-        build_document_stages(cfg)
+        build_stages(cfg)
     cfg = CurateConfig(input={"paths": ["crawl/*.warc.gz"]}, output={"dir": "x"}, html={"enabled": True})
-    assert build_document_stages(cfg)[0].name == "html_extract"
+    assert build_stages(cfg)[0][0].name == "html_extract"
 
 
 # ----------------------------------------------------------------------------------------- end to end

@@ -1,4 +1,4 @@
-"""Readers for JSONL, JSONL.gz and Parquet inputs. Pure Python over Beam's FileSystems (local, gs://).
+"""Readers for JSONL, JSONL.gz and Parquet inputs. Pure Python over `corpusforge.storage` (local, gs://).
 
 A reader never raises on bad records: each record becomes a `Document` or a `Quarantined` with the source
 file, the line (or row) number, what was wrong, and a bounded copy of the raw bytes.
@@ -6,14 +6,14 @@ file, the line (or row) number, what was wrong, and a bounded copy of the raw by
 from __future__ import annotations
 
 import gzip
-import hashlib
 import io
 import json
 import zlib
 from dataclasses import dataclass
 from typing import Iterator
 
-from corpusforge.config import ConfigError, InputConfig
+from corpusforge import storage
+from corpusforge.config import ConfigError, CurateConfig, InputConfig
 from corpusforge.records import QUARANTINE_RAW_LIMIT, Document, Quarantined, derived_id
 
 _READ_CHUNK = 1 << 20
@@ -49,34 +49,27 @@ def detect_format(path: str, configured: str = "auto") -> str:
     )
 
 
-def file_checksum(path: str) -> str:
-    from apache_beam.io.filesystems import FileSystems
-
-    if "://" in path:
-        try:
-            return "store:" + str(FileSystems.checksum(path))
-        except Exception:  # some stores have no checksum: fall back to hashing the bytes
-            pass
-    h = hashlib.sha256()
-    with FileSystems.open(path, compression_type="uncompressed") as f:
-        while chunk := f.read(_READ_CHUNK):
-            h.update(chunk)
-    return "sha256:" + h.hexdigest()
+def check_crawl_input(cfg: CurateConfig) -> None:
+    """WARC and ARC payloads are HTML: without this stage every later rule would judge markup."""
+    endings = WEB_CRAWL_FORMATS["warc"] + WEB_CRAWL_FORMATS["arc"]
+    crawl = cfg.input.format in ("warc", "arc") or (
+        cfg.input.format == "auto" and any(p.lower().endswith(endings) for p in cfg.input.paths))
+    if crawl and not cfg.html.enabled:
+        raise ConfigError("input is a WARC/ARC web crawl but html.enabled is false: set html.enabled: true so "
+                          "pages are reduced to their main text (see configs/warc.yaml)")
 
 
 def resolve_inputs(cfg: InputConfig, with_checksums: bool = True) -> list[InputFile]:
     """Expand paths and globs into a sorted, de-duplicated file list. No match is a config error."""
-    from apache_beam.io.filesystems import FileSystems
-
     files: dict[str, int] = {}
     for pattern in cfg.paths:
-        matched = FileSystems.match([pattern])[0].metadata_list
+        matched = storage.match_sizes(pattern)
         if not matched:
             raise ConfigError(f"input.paths: {pattern!r} matches no file (check the path or glob)")
-        for m in matched:
-            detect_format(m.path, cfg.format)
-            files[m.path] = m.size_in_bytes
-    return [InputFile(p, files[p], file_checksum(p) if with_checksums else "") for p in sorted(files)]
+        for path, size in matched:
+            detect_format(path, cfg.format)
+            files[path] = size
+    return [InputFile(p, files[p], storage.checksum(p) if with_checksums else "") for p in sorted(files)]
 
 
 def _bounded(raw: bytes) -> bytes:
@@ -220,11 +213,9 @@ def read_parquet(fileobj, cfg: InputConfig, source: str) -> Iterator[Document | 
 
 def read_file(path: str, cfg: InputConfig) -> Iterator[Document | Quarantined]:
     """Every record of one input file, in order. A file that cannot be opened is one quarantine record."""
-    from apache_beam.io.filesystems import FileSystems
-
     fmt = detect_format(path, cfg.format)
     try:
-        f = FileSystems.open(path, compression_type="uncompressed")
+        f = storage.open_read(path)
     except Exception as e:
         yield Quarantined(path, 0, f"cannot open input: {type(e).__name__}: {e}", b"")
         return

@@ -18,6 +18,7 @@ import socket
 import sys
 import time
 
+from corpusforge import storage
 from corpusforge.config import ConfigError
 
 LOCK_NAME = "_LOCK"
@@ -99,32 +100,26 @@ class RunLock:
 
     # ------------------------------------------------------------------------------------ remote
     def _acquire_remote(self) -> None:
-        from apache_beam.io.filesystems import FileSystems
-
-        if FileSystems.exists(self.path):
-            with FileSystems.open(self.path, compression_type="uncompressed") as f:
-                info = json.loads(f.read().decode("utf-8") or "null") or {}
+        if storage.exists(self.path):
+            info = json.loads(storage.read_text(self.path) or "null") or {}
             if info.get("host") == socket.gethostname() and not _pid_alive(int(info.get("pid", 0))):
-                FileSystems.delete([self.path])  # its holder on this host is gone: stale
+                storage.remove(self.path)  # its holder on this host is gone: stale
             else:
                 raise RunLocked(f"{self.what} is in use: {_describe(info, self.path)}; if that run is dead, "
                                 f"delete {self.path}")
-        with FileSystems.create(self.path, compression_type="uncompressed") as f:
+        with storage.open_write(self.path) as f:
             f.write(json.dumps(_holder_info()).encode("utf-8"))
 
     def _release_remote(self) -> None:
-        from apache_beam.io.filesystems import FileSystems
-
-        if FileSystems.exists(self.path):
-            FileSystems.delete([self.path])
+        storage.remove(self.path)
 
     # ------------------------------------------------------------------------------------ protocol
     def __enter__(self) -> "RunLock":
-        self._acquire_remote() if "://" in self.path else self._acquire_local()
+        self._acquire_remote() if storage.is_remote(self.path) else self._acquire_local()
         return self
 
     def __exit__(self, *exc) -> None:
-        if "://" in self.path:
+        if storage.is_remote(self.path):
             self._release_remote()
         elif self._fd is not None:
             self._release_local()

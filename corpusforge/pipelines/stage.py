@@ -2,7 +2,9 @@
 
 kept (main output) -> the next stage; `dropped` -> Dropped(stage, reason); `quarantined` -> the transform
 raised on this document, or ran past its time budget. Every outcome is counted with Beam Metrics under the
-stage's namespace.
+stage's namespace. What a quality stage measured on each document (kept or dropped) and, in annotate-only
+mode, what it would have dropped are tallied per bundle (`signals.SignalTally`) and leave as (key, count)
+pairs on the `counts` output, summed with CombinePerKey: bounded by bins, never per-document values.
 
 Time budget (issue 13, item 4). Beam's FnApiRunner runs bundles in worker *threads*, where SIGALRM cannot be
 used (signals go to the main thread only). A single daemon thread per process (`_Watchdog`) watches the
@@ -21,12 +23,15 @@ import traceback
 
 import apache_beam as beam
 from apache_beam.metrics import Metrics
+from apache_beam.transforms.window import GlobalWindows
 
+from corpusforge.transforms.signals import SignalTally
 from corpusforge.records import Document, Drop, Dropped, Quarantined
 from corpusforge.transforms.base import DocumentTransform, apply_annotate_only
 
 DROPPED = "dropped"
 QUARANTINED = "quarantined"
+COUNTS = "counts"
 
 
 def _error_message(stage: str, exc: BaseException, sensitive: bool = False) -> str:
@@ -141,19 +146,28 @@ class TransformDoFn(beam.DoFn):
     def setup(self):
         self.transform.setup()
 
+    def start_bundle(self):
+        self._tally = SignalTally(self.transform)
+
+    def finish_bundle(self):
+        # Emitted once per bundle: a retried bundle's counts are discarded with its other outputs.
+        for pair in self._tally.drain():
+            yield beam.pvalue.TaggedOutput(COUNTS, GlobalWindows.windowed_value(pair))
+
     def _route(self, doc: Document, result):
+        if not isinstance(result, (Document, Drop)):
+            raise TypeError(f"stage {self.transform.name!r} returned {type(result).__name__}, expected Document or Drop")
+        self._tally.add(doc, result)
         result = apply_annotate_only(self.transform, doc, result)
         if isinstance(result, Document):
             self._kept.inc()
             return result
-        if isinstance(result, Drop):
-            self._dropped.inc()
-            Metrics.counter(f"corpusforge.{self.transform.name}", f"reason.{result.reason}").inc()
-            return beam.pvalue.TaggedOutput(
-                DROPPED, Dropped(result.annotate(doc), self.transform.name, result.reason, result.signals,
-                                 result.duplicate_of)
-            )
-        raise TypeError(f"stage {self.transform.name!r} returned {type(result).__name__}, expected Document or Drop")
+        self._dropped.inc()
+        Metrics.counter(f"corpusforge.{self.transform.name}", f"reason.{result.reason}").inc()
+        return beam.pvalue.TaggedOutput(
+            DROPPED, Dropped(result.annotate(doc), self.transform.name, result.reason, result.signals,
+                             result.duplicate_of)
+        )
 
     def _quarantine(self, doc: Document, exc: BaseException):
         self._quarantined.inc()
@@ -198,7 +212,9 @@ class TransformDoFn(beam.DoFn):
 
 
 class ApplyStage(beam.PTransform):
-    """docs -> {"kept", "dropped", "quarantined"} through one transform (batched when it has a batch path)."""
+    """docs -> {"kept", "dropped", "quarantined", "counts"} through one transform (batched when it has a batch
+    path). `counts`: (key, documents) pairs of the stage's signal histograms and would-drop verdicts
+    (`signals.SignalTally`), summed per key, for stats.json."""
 
     def __init__(self, transform: DocumentTransform, batch_size: int | None = None,
                  seconds_per_doc: float | None = None):
@@ -213,6 +229,8 @@ class ApplyStage(beam.PTransform):
             docs = docs | "Batch" >> beam.BatchElements(min_batch_size=1, max_batch_size=self.batch_size)
         results = docs | "Run" >> beam.ParDo(
             TransformDoFn(self.transform, batched=batched, seconds_per_doc=self.seconds_per_doc)).with_outputs(
-            DROPPED, QUARANTINED, main="kept"
+            DROPPED, QUARANTINED, COUNTS, main="kept"
         )
-        return {"kept": results.kept, "dropped": results[DROPPED], "quarantined": results[QUARANTINED]}
+        counts = results[COUNTS] | "SumCounts" >> beam.CombinePerKey(sum)
+        return {"kept": results.kept, "dropped": results[DROPPED], "quarantined": results[QUARANTINED],
+                "counts": counts}

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from collections import defaultdict
 
+from corpusforge.transforms.signals import signal_stats
+
 
 def build_stats(counts: list[list], stage_order: list[str], metrics: dict | None = None,
                 timings: dict | None = None, on_disk: dict[str, int] | None = None) -> dict:
@@ -54,6 +56,7 @@ def build_stats(counts: list[list], stage_order: list[str], metrics: dict | None
         flowing = out
     unknown_stages = sorted((set(drop_reasons) | set(quarantine_reasons)) - set(stage_order))
 
+    signals, would_drop = signal_stats(c, stage_order)
     disk_ok = on_disk is None or on_disk == {"kept": kept, "dropped": dropped, "quarantined": quarantined}
     ok = n_in == kept + dropped + quarantined and flowing == kept and not unknown_stages and disk_ok
     return {
@@ -71,6 +74,10 @@ def build_stats(counts: list[list], stage_order: list[str], metrics: dict | None
         "languages": language_table(languages, stage_order),
         "rules_skipped": {st: {rule: dict(sorted(langs.items())) for rule, langs in sorted(rules.items())}
                           for st, rules in sorted(skipped.items())},
+        # What each quality stage measured on every document that reached it (fixed bins, per language, with
+        # the thresholds), and what annotate-only stages would have dropped: transforms/signals.py.
+        "signals": signals,
+        "would_drop": would_drop,
         "beam_metrics": metrics or {},
         "timings": timings or {},
     }

@@ -11,106 +11,68 @@ Training sample (`build_training_sample`), in one pipeline that never gathers th
 Token shards (`run_tokenize`): read kept/ -> encode on every worker (SentencePiece loaded once per worker)
 -> key by shard (keyed hash of the id) -> GroupByKey -> each shard sorted by a keyed hash of the id (a
 deterministic shuffle, so languages and sources mix) and written with its index -> manifest on the driver.
+
+Both log progress every 10 s (corpusforge.pipelines.progress): documents read or encoded out of the kept
+shards' row count (from their Parquet footers), rate, ETA. The counters live in `_work/_progress` and are
+removed before anything is published; no output depends on them.
 """
 from __future__ import annotations
 
-import argparse
 import json
 import logging
-import os
 import re
-import shutil
 import time
-import uuid
-from typing import Iterable, Iterator
+from contextlib import contextmanager
+from typing import Iterable
 
 import apache_beam as beam
 import numpy as np
 
-from corpusforge.config import ConfigError, RunnerConfig, TokenizerTrainConfig, load_config
+from corpusforge import storage
+from corpusforge.config import ConfigError, RunnerConfig, TokenizerTrainConfig
+from corpusforge.io.runs import kept_files, kept_rows, read_kept_batches, read_kept_file
+from corpusforge.pipelines.progress import Counters, ProgressReporter, Tick, progress_dir
 from corpusforge.tokenizers.sample import (
     is_heldout, keyed_hash, language_of, line_units, sample_lines, sample_plan, trim_to_target, unit_hash,
 )
 from corpusforge.tokenizers.shards import (
-    FORMAT, MANIFEST, MODEL_FILE, SUCCESS, EncodedDoc, sha256_bytes, shard_payload, shard_stem, token_dtype,
+    FORMAT, MANIFEST, MODEL_FILE, SUCCESS, EncodedDoc, shard_payload, shard_stem, token_dtype,
 )
 
 log = logging.getLogger("corpusforge.tokenizer")
 
-KEPT_COLUMNS = ["id", "text", "language"]
 SAMPLE_FILE = "sample.txt"
 SAMPLE_STATS = "sample_stats.json"
 
 
 # --------------------------------------------------------------------------------------------- files
-def _fs():
-    from apache_beam.io.filesystems import FileSystems
-
-    return FileSystems
+join = storage.join
 
 
-def join(base: str, *parts: str) -> str:
-    return "/".join([base.rstrip("/"), *parts])
-
-
-def kept_files(run_dir: str) -> list[str]:
-    """The run's kept Parquet shards, sorted; a user error when there are none."""
-    pattern = join(run_dir, "kept", "*.parquet")
-    try:
-        matches = _fs().match([pattern])[0].metadata_list
-    except Exception:  # noqa: BLE001 - a missing directory raises on some filesystems, returns nothing on others
-        matches = []
-    files = sorted(m.path for m in matches)
-    if not files:
-        raise ConfigError(f"no kept documents: {pattern} matches nothing (is --run the output dir of `corpusforge curate`?)")
-    return files
-
-
-def read_kept_file(path: str, batch_rows: int = 2048) -> Iterator[dict]:
-    """Rows {id, text, language} of one kept Parquet shard, read a record batch at a time."""
-    for rows in read_kept_batches(path, batch_rows):
-        yield from rows
-
-
-def read_kept_batches(path: str, batch_rows: int = 512) -> Iterator[list[dict]]:
-    """Like read_kept_file, a list of rows at a time: one Beam element per batch keeps per-element cost low."""
-    import pyarrow.parquet as pq
-
-    with _fs().open(path, compression_type="uncompressed") as f:
-        pf = pq.ParquetFile(f)
-        missing = [c for c in KEPT_COLUMNS if c not in pf.schema_arrow.names]
-        if missing:
-            raise ValueError(f"{path}: kept shard lacks column(s) {missing}")
-        for batch in pf.iter_batches(batch_size=batch_rows, columns=KEPT_COLUMNS):
-            yield batch.to_pylist()
-
-
-def read_bytes(path: str) -> bytes:
-    with _fs().open(path, compression_type="uncompressed") as f:
-        return f.read()
-
-
-def write_bytes_atomic(data: bytes, path: str) -> None:
-    """Write under a temporary name, then rename: a killed job never leaves a half file under `path`."""
-    tmp = join(path.rsplit("/", 1)[0], f".{path.rsplit('/', 1)[-1]}.tmp-{uuid.uuid4().hex[:8]}")
-    with _fs().create(tmp, mime_type="application/octet-stream", compression_type="uncompressed") as f:
-        f.write(data)
-    if "://" not in path:
-        os.replace(tmp, path)
-    else:
-        if _fs().exists(path):
-            _fs().delete([path])
-        _fs().rename([tmp], [path])
-
-
-def _read_kept(p: beam.Pipeline, files: list[str], label: str):
+def _read_kept(p: beam.Pipeline, files: list[str], label: str, progress: str | None = None):
     return (
         p
         | f"{label}Files" >> beam.Create(files)
         # Spread files over workers before reading; each file is read a batch at a time.
         | f"{label}Spread" >> beam.Reshuffle()
         | f"{label}Rows" >> beam.FlatMap(read_kept_file)
+        | f"{label}Progress" >> beam.ParDo(Tick(progress, label))  # counts under `label` (None: counts nothing)
     )
+
+
+@contextmanager
+def _kept_pass_progress(work_dir: str, files: list[str], describe):
+    """Around a pipeline over the kept shards: yields the workers' progress directory (None when the side
+    channel is off: object stores, --quiet) while a reporter logs `describe(counts, total documents)` every
+    10 s; the directory is removed afterwards, so it never reaches a published output."""
+    directory = progress_dir(work_dir)
+    total = kept_rows(files) if directory else None  # footers are read only when a line will be logged
+    try:
+        with ProgressReporter(directory, lambda counts: describe(counts, total)):
+            yield directory
+    finally:
+        if directory:
+            storage.remove(directory)
 
 
 # ------------------------------------------------------------------------------------ training sample
@@ -193,17 +155,18 @@ def _write_sample(per_language: list, plan: dict, out_dir: str, unit: str, budge
         "languages": dict(sorted(languages.items())),
         "total_lines": len(lines_out),
         "total_bytes": sum(v["sampled_bytes"] for v in languages.values()),
-        "sha256": sha256_bytes("".join(x + "\n" for x in lines_out).encode("utf-8")),
+        "sha256": storage.sha256_bytes("".join(x + "\n" for x in lines_out).encode("utf-8")),
     }
-    write_bytes_atomic("".join(x + "\n" for x in lines_out).encode("utf-8"), join(out_dir, SAMPLE_FILE))
-    write_bytes_atomic((json.dumps(stats, indent=2, sort_keys=True) + "\n").encode("utf-8"), join(out_dir, SAMPLE_STATS))
+    storage.write_bytes_atomic(join(out_dir, SAMPLE_FILE), "".join(x + "\n" for x in lines_out).encode("utf-8"))
+    storage.write_bytes_atomic(join(out_dir, SAMPLE_STATS), (json.dumps(stats, indent=2, sort_keys=True) + "\n").encode("utf-8"))
     return stats
 
 
-def build_training_sample_pipeline(p: beam.Pipeline, files: list[str], cfg: TokenizerTrainConfig, out_dir: str) -> None:
+def build_training_sample_pipeline(p: beam.Pipeline, files: list[str], cfg: TokenizerTrainConfig, out_dir: str,
+                                   progress: str | None = None) -> None:
     unit, budget = cfg.sample_budget()
     totals = (
-        _read_kept(p, files, "Count")
+        _read_kept(p, files, "Count", progress)
         | "Units" >> beam.FlatMap(_language_totals, cfg=cfg, unit=unit)
         | "TotalsPerLanguage" >> beam.CombinePerKey(_sum_tuples)
         | "TotalsDict" >> beam.combiners.ToDict()
@@ -211,7 +174,7 @@ def build_training_sample_pipeline(p: beam.Pipeline, files: list[str], cfg: Toke
     plan = totals | "Plan" >> beam.Map(_plan, cfg=cfg, unit=unit, budget=budget)
     plan_side = beam.pvalue.AsSingleton(plan)
     per_language = (
-        _read_kept(p, files, "Sample")
+        _read_kept(p, files, "Sample", progress)
         | "Candidates" >> beam.FlatMap(_candidates, plan=plan_side, cfg=cfg)
         | "ByLanguage" >> beam.GroupByKey()
         | "TrimToTarget" >> beam.FlatMap(_trim, plan=plan_side, unit=unit)
@@ -224,6 +187,13 @@ def build_training_sample_pipeline(p: beam.Pipeline, files: list[str], cfg: Toke
     )
 
 
+def _describe_sample(counts: dict[str, int], total: int | None):
+    """The sample pass reads kept/ twice: once to size each language, once (after the plan) to draw from it."""
+    if counts.get("Sample"):
+        return "training sample: drawing documents", counts["Sample"], total, "documents"
+    return "training sample: sizing languages", counts.get("Count", 0), total, "documents"
+
+
 def build_training_sample(run_dir: str, out_dir: str, cfg: TokenizerTrainConfig, runner: RunnerConfig | None = None) -> dict:
     """Run the sample pipeline; returns the sample statistics (also in OUT/sample_stats.json)."""
     from corpusforge.pipelines.options import make_runner, pipeline_options
@@ -231,9 +201,11 @@ def build_training_sample(run_dir: str, out_dir: str, cfg: TokenizerTrainConfig,
     runner = runner or RunnerConfig()
     files = kept_files(run_dir)
     t0 = time.time()
-    with beam.Pipeline(runner=make_runner(runner), options=pipeline_options(runner, "corpusforge-tokenizer-sample")) as p:
-        build_training_sample_pipeline(p, files, cfg, out_dir)
-    stats = json.loads(read_bytes(join(out_dir, SAMPLE_STATS)))
+    with _kept_pass_progress(out_dir, files, _describe_sample) as progress:
+        with beam.Pipeline(runner=make_runner(runner),
+                           options=pipeline_options(runner, "corpusforge-tokenizer-sample")) as p:
+            build_training_sample_pipeline(p, files, cfg, out_dir, progress)
+    stats = json.loads(storage.read_bytes(join(out_dir, SAMPLE_STATS)))
     log.info("training sample: %d lines, %d bytes from %d files in %.1fs", stats["total_lines"], stats["total_bytes"],
              len(files), time.time() - t0)
     return stats
@@ -249,8 +221,9 @@ class EncodeDocuments(beam.DoFn):
     """
 
     def __init__(self, model_proto: bytes, num_shards: int, seed: int, vocab_size: int, verify_roundtrip: bool,
-                 threads: int = 1):
+                 threads: int = 1, progress: str | None = None):
         self.model_proto = model_proto
+        self.progress = progress
         self.num_shards = num_shards
         self.seed = seed
         self.dtype = token_dtype(vocab_size)
@@ -265,6 +238,7 @@ class EncodeDocuments(beam.DoFn):
         import sentencepiece as spm
 
         self.sp = spm.SentencePieceProcessor(model_proto=self.model_proto)
+        self._counters = Counters(self.progress)
 
     def process(self, rows: list[dict]):
         texts = [row.get("text") or "" for row in rows]
@@ -285,9 +259,13 @@ class EncodeDocuments(beam.DoFn):
             # Plain tuple with the tokens as bytes: the cheapest thing to pickle through the shuffle.
             yield shard, (keyed_hash("order", self.seed, doc_id), doc_id, language_of(row.get("language")),
                           tokens.tobytes(), len(text.encode("utf-8")), ok)
+        self._counters.add("encoded", len(rows))  # once per batch: a Tick per document would cost more
+
+    def finish_bundle(self):
+        self._counters.flush(force=True)
 
 
-class WriteShard(beam.DoFn):
+class WriteTokenShard(beam.DoFn):
     """(shard, docs) -> the shard's files in the work dir, plus a small meta JSON the driver reads."""
 
     def __init__(self, work_dir: str, num_shards: int, vocab_size: int, eos_id: int | None):
@@ -312,9 +290,9 @@ def write_shard(directory: str, shard: int, num_shards: int, docs: list[EncodedD
     files, hashes = {}, {}
     for ext, data in payload.items():
         name = stem + ext
-        write_bytes_atomic(data, join(directory, name))
+        storage.write_bytes_atomic(join(directory, name), data)
         files[ext] = name
-        hashes[name] = sha256_bytes(data)
+        hashes[name] = storage.sha256_bytes(data)
     per_lang: dict[str, dict[str, int]] = {}
     for d in docs:
         s = per_lang.setdefault(d.language, {"documents": 0, "tokens": 0, "bytes": 0})
@@ -326,46 +304,11 @@ def write_shard(directory: str, shard: int, num_shards: int, docs: list[EncodedD
         "num_tokens": int(len(payload[".bin"]) // dtype.itemsize), "languages": dict(sorted(per_lang.items())),
         "roundtrip_mismatch_ids": mismatched,
     }
-    write_bytes_atomic(json.dumps(meta, sort_keys=True).encode("utf-8"), join(directory, stem + ".meta.json"))
+    storage.write_bytes_atomic(join(directory, stem + ".meta.json"), json.dumps(meta, sort_keys=True).encode("utf-8"))
     return meta
 
 
 _OUR_NAMES = re.compile(r"^(tokens-\d{5}-of-\d{5}\..+|manifest\.json|tokenizer\.model|_SUCCESS|_work|\..*\.tmp-[0-9a-f]+)$")
-
-
-def _top_entries(out_dir: str) -> list[tuple[str, str]]:
-    """(name of the top-level entry, path to delete) for everything under `out_dir`."""
-    if "://" not in out_dir:
-        if not os.path.isdir(out_dir):
-            return []
-        return [(n, os.path.join(out_dir, n)) for n in sorted(os.listdir(out_dir))]
-    # Object stores have no directories: every object under the prefix, named by its first path part.
-    prefix = out_dir.rstrip("/") + "/"
-    paths = sorted(m.path for m in _fs().match([prefix + "**"])[0].metadata_list)
-    return [(p[len(prefix):].split("/", 1)[0], p) for p in paths]
-
-
-def _prepare_out(out_dir: str, overwrite: bool) -> str:
-    """An empty OUT/_work to write into. Only ever deletes what a tokenize run wrote."""
-    if _fs().exists(join(out_dir, SUCCESS)) and not overwrite:
-        raise ConfigError(f"{out_dir} already holds token shards; pass --overwrite to replace them")
-    entries = _top_entries(out_dir)
-    foreign = sorted({name for name, _ in entries if not _OUR_NAMES.match(name)})
-    if foreign:
-        raise ConfigError(f"--out {out_dir} holds files that are not token shards ({foreign[0]}, ...); "
-                          "choose an empty or new directory")
-    # A finished set being replaced, or what a killed run left: start again from nothing.
-    for _, path in entries:
-        if "://" in path:
-            _fs().delete([path])
-        elif os.path.isdir(path):
-            shutil.rmtree(path)
-        else:
-            os.remove(path)
-    work = join(out_dir, "_work")
-    if "://" not in work:
-        os.makedirs(work, exist_ok=True)
-    return work
 
 
 def run_tokenize(run_dir: str, tokenizer_dir: str, out_dir: str, num_shards: int | None = None,
@@ -379,9 +322,9 @@ def run_tokenize(run_dir: str, tokenizer_dir: str, out_dir: str, num_shards: int
     runner = runner or RunnerConfig()
     files = kept_files(run_dir)
     model_path = join(tokenizer_dir, MODEL_FILE)
-    if not _fs().exists(model_path):
+    if not storage.exists(model_path):
         raise ConfigError(f"{model_path} not found (is --tokenizer the --out of `corpusforge train-tokenizer`?)")
-    model_proto = read_bytes(model_path)
+    model_proto = storage.read_bytes(model_path)
     sp = spm.SentencePieceProcessor(model_proto=model_proto)
     vocab_size = sp.get_piece_size()
     eos_id = sp.eos_id() if append_eos else None
@@ -391,34 +334,43 @@ def run_tokenize(run_dir: str, tokenizer_dir: str, out_dir: str, num_shards: int
     if n < 1:
         raise ConfigError("--num-shards must be at least 1")
     dtype = token_dtype(vocab_size)
-    work = _prepare_out(out_dir, overwrite)
+    work = storage.claim_output_dir(out_dir, _OUR_NAMES.match, SUCCESS, overwrite, "token shards")
+
+    def describe(counts: dict[str, int], total: int | None):
+        if counts.get("shards"):
+            return f"tokenize: {counts['shards']} / {n} shards written"
+        return "tokenize: encoding", counts.get("encoded", 0), total, "documents"
+
     t0 = time.time()
-    with beam.Pipeline(runner=make_runner(runner), options=pipeline_options(runner, "corpusforge-tokenize")) as p:
-        (
-            p
-            | "KeptFiles" >> beam.Create(files)
-            | "KeptSpread" >> beam.Reshuffle()
-            | "KeptBatches" >> beam.FlatMap(read_kept_batches)
-            | "Encode" >> beam.ParDo(EncodeDocuments(model_proto, n, seed, vocab_size, verify_roundtrip, encode_threads))
-            | "ByShard" >> beam.GroupByKey()
-            | "WriteShard" >> beam.ParDo(WriteShard(work, n, vocab_size, eos_id))
-        )
+    with _kept_pass_progress(work, files, describe) as progress:
+        with beam.Pipeline(runner=make_runner(runner), options=pipeline_options(runner, "corpusforge-tokenize")) as p:
+            (
+                p
+                | "KeptFiles" >> beam.Create(files)
+                | "KeptSpread" >> beam.Reshuffle()
+                | "KeptBatches" >> beam.FlatMap(read_kept_batches)
+                | "Encode" >> beam.ParDo(EncodeDocuments(model_proto, n, seed, vocab_size, verify_roundtrip,
+                                                         encode_threads, progress))
+                | "ByShard" >> beam.GroupByKey()
+                | "WriteShard" >> beam.ParDo(WriteTokenShard(work, n, vocab_size, eos_id))
+                | "ShardProgress" >> beam.ParDo(Tick(progress, "shards"))
+            )
     seconds = time.time() - t0
-    fs = _fs()
     metas = {}
-    for m in fs.match([join(work, "*.meta.json")])[0].metadata_list:
-        meta = json.loads(read_bytes(m.path))
+    for path in storage.match(join(work, "*.meta.json")):
+        meta = json.loads(storage.read_bytes(path))
         metas[meta["shard"]] = meta
     for shard in range(n):
         if shard not in metas:  # no document hashed here: an empty shard keeps the names "i of n" complete
             metas[shard] = write_shard(work, shard, n, [], dtype, eos_id, [])
-    write_bytes_atomic(model_proto, join(work, MODEL_FILE))
+    storage.write_bytes_atomic(join(work, MODEL_FILE), model_proto)
     shards = [metas[i] for i in range(n)]
     manifest = _manifest(shards, run_dir, tokenizer_dir, model_proto, vocab_size, dtype, append_eos, eos_id, seed,
                          files, verify_roundtrip)
-    fs.delete([join(work, shard_stem(i, n) + ".meta.json") for i in range(n)])
-    write_bytes_atomic((json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode("utf-8"), join(work, MANIFEST))
-    _publish(work, out_dir)
+    for i in range(n):
+        storage.remove(join(work, shard_stem(i, n) + ".meta.json"))
+    storage.write_bytes_atomic(join(work, MANIFEST), (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode("utf-8"))
+    storage.publish_work_dir(work, out_dir, _OUR_NAMES.match, marker=SUCCESS)
     total_bytes = sum(v["bytes"] for v in manifest["languages"].values())
     log.info("tokenized %d documents into %d tokens (%d shards) in %.1fs, %.2f MB/s", manifest["total_documents"],
              manifest["total_tokens"], n, seconds, total_bytes / 1e6 / max(seconds, 1e-9))
@@ -441,7 +393,7 @@ def _manifest(shards, run_dir, tokenizer_dir, model_proto, vocab_size, dtype, ap
         "format": FORMAT,
         "source_run": run_dir,
         "kept_files": [f.rsplit("/", 1)[-1] for f in files],
-        "tokenizer": {"dir": tokenizer_dir, "file": MODEL_FILE, "sha256": sha256_bytes(model_proto),
+        "tokenizer": {"dir": tokenizer_dir, "file": MODEL_FILE, "sha256": storage.sha256_bytes(model_proto),
                       "vocab_size": vocab_size},
         "dtype": dtype.str,
         "append_eos": append_eos,
@@ -457,73 +409,3 @@ def _manifest(shards, run_dir, tokenizer_dir, model_proto, vocab_size, dtype, ap
         "roundtrip_mismatch_count": len(mismatched),
         "roundtrip_mismatch_ids": sorted(mismatched)[:1000],
     }
-
-
-def _publish(work: str, out_dir: str) -> None:
-    """Move the finished files out of _work and write _SUCCESS last."""
-    fs = _fs()
-    names = sorted(m.path.rsplit("/", 1)[-1] for m in fs.match([join(work, "*")])[0].metadata_list)
-    fs.rename([join(work, n) for n in names], [join(out_dir, n) for n in names])
-    if "://" not in work:
-        os.rmdir(work)
-    write_bytes_atomic(b"", join(out_dir, SUCCESS))
-
-
-# ------------------------------------------------------------------------------------------------- CLI
-def add_runner_arguments(parser: argparse.ArgumentParser) -> None:
-    g = parser.add_argument_group("Beam runner")
-    g.add_argument("--runner-config", metavar="YAML",
-                   help="a YAML file with a `runner:` section (as in configs/*.yaml); default: FnApiRunner, 1 worker")
-    g.add_argument("--direct-num-workers", type=int, help="FnApiRunner workers (overrides the runner config)")
-    g.add_argument("--direct-running-mode", choices=["in_memory", "multi_processing"],
-                   help="FnApiRunner mode (overrides the runner config)")
-
-
-def runner_config(args) -> RunnerConfig:
-    data: dict = {}
-    if getattr(args, "runner_config", None):
-        import yaml
-
-        try:
-            with open(args.runner_config, encoding="utf-8") as f:
-                loaded = yaml.safe_load(f) or {}
-        except FileNotFoundError:
-            raise ConfigError(f"--runner-config {args.runner_config}: file not found") from None
-        data = dict(loaded.get("runner", loaded) if isinstance(loaded, dict) else {})
-    if getattr(args, "direct_num_workers", None):
-        data["direct_num_workers"] = args.direct_num_workers
-    if getattr(args, "direct_running_mode", None):
-        data["direct_running_mode"] = args.direct_running_mode
-
-    return load_config(None, None, model=RunnerConfig, data=data) if data else RunnerConfig()
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--run", required=True, help="curate run directory (its kept/ is encoded)")
-    parser.add_argument("--tokenizer", required=True, help="tokenizer dir from `corpusforge train-tokenizer`")
-    parser.add_argument("--out", required=True, help="output directory for the token shards")
-    parser.add_argument("--num-shards", type=int, default=None, help="default: one per kept Parquet shard")
-    parser.add_argument("--no-eos", dest="append_eos", action="store_false",
-                        help="do not end each document with the tokenizer's end-of-text id")
-    parser.add_argument("--seed", type=int, default=0, help="key of the shard assignment and in-shard order")
-    parser.add_argument("--no-verify", dest="verify_roundtrip", action="store_false",
-                        help="skip decoding every document to check it gives the kept text back")
-    parser.add_argument("--encode-threads", type=int, default=1,
-                        help="SentencePiece threads per worker (default 1: runners run one worker per core)")
-    parser.add_argument("--overwrite", action="store_true", help="replace existing shards in --out")
-    add_runner_arguments(parser)
-
-
-def run(args) -> int:
-    manifest = run_tokenize(args.run, args.tokenizer, args.out, num_shards=args.num_shards,
-                            append_eos=args.append_eos, seed=args.seed, verify_roundtrip=args.verify_roundtrip,
-                            runner=runner_config(args), overwrite=args.overwrite,
-                            encode_threads=args.encode_threads)
-    print(f"tokenize finished: {manifest['total_documents']} documents, {manifest['total_tokens']} tokens in "
-          f"{manifest['num_shards']} shard(s) of {manifest['dtype']} -> {args.out}")
-    for lang, v in manifest["languages"].items():
-        print(f"  {lang}: {v['documents']} docs, {v['tokens']} tokens, {v['bytes_per_token']:.2f} bytes/token")
-    if manifest["roundtrip_mismatch_count"]:
-        print(f"warning: {manifest['roundtrip_mismatch_count']} document(s) do not decode back to their kept text "
-              f"(ids in {args.out}/manifest.json); with normalization other than identity this is expected")
-    return 0

@@ -7,13 +7,14 @@ that stage's input.
 """
 from __future__ import annotations
 
-import argparse
 import base64
 import html
 import io
 import json
 import os
 
+from corpusforge import storage
+from corpusforge.transforms.signals import SPECS
 
 EXAMPLES_PER_REASON = 3
 SNIPPET_CHARS = 240
@@ -175,6 +176,100 @@ def _examples_section(stats: dict, examples: dict) -> list[str]:
     return parts
 
 
+SIGNAL_ORDER = {(st, sig): i for i, (st, sig) in enumerate((st, sig) for st, per in SPECS.items() for sig in per)}
+SIGNAL_LANGUAGE_CHARTS = 3  # per signal, charts for the languages with the most documents (in a <details>)
+
+
+def _line_label(t: dict, languages_total: int) -> str:
+    side = "drops below" if t["kind"] == "min" else "drops above"
+    langs = t["languages"]
+    who = "" if len(langs) == languages_total else (
+        f" ({', '.join(langs[:4])}{f' +{len(langs) - 4}' if len(langs) > 4 else ''})")
+    return f"{t['key']} {t['value']:g}: {side}{who}"
+
+
+def _dense(counts_by_bin: dict, n: int) -> list[int]:
+    out = [0] * n
+    for b, c in counts_by_bin.items():
+        out[min(int(b), n - 1)] += c
+    return out
+
+
+def _language_mix(langs: dict) -> str:
+    items = list(langs.items())
+    text = ", ".join(f"{lang} {v['documents']}" for lang, v in items[:8])
+    return text + (f", {len(items) - 8} more" if len(items) > 8 else "")
+
+
+def signals_section(stats: dict) -> list[str]:
+    """Per stage and signal: the histogram over every document the signal was measured on (kept and dropped),
+    the thresholds drawn (one line per distinct value, with the languages held to it), the language mix, and
+    per-language charts for the largest languages (their own thresholds; perplexity: the corpus cutoffs)."""
+    from corpusforge.report.svg import histogram_svg
+
+    signals = stats.get("signals") or {}
+    if not signals:
+        return []
+    cutoffs = (stats.get("perplexity") or {}).get("cutoffs") or {}
+    # stats.json is written with sorted keys: put stages, signals and languages back in a reading order.
+    order = {st["stage"]: i for i, st in enumerate(stats.get("stages", []))}
+    signals = {st: {sig: {**h, "languages": dict(sorted(h["languages"].items(),
+                                                          key=lambda kv: (-kv[1]["documents"], kv[0])))}
+                    for sig, h in sorted(per.items(), key=lambda kv: (SIGNAL_ORDER.get((st, kv[0]), 999), kv[0]))}
+               for st, per in sorted(signals.items(), key=lambda kv: (order.get(kv[0], len(order)), kv[0]))}
+    parts = ["<h2>Filter signals (all documents that reached the filter)</h2>",
+             "<p>What each filter measured on every document it saw, kept or dropped, on fixed bins, with the "
+             "configured thresholds as dashed lines (a threshold's languages are listed when not every language "
+             "shares it). A filter that stops at the first broken rule (fineweb) measures later signals only on "
+             "documents that passed the earlier rules. Hover a bar for its exact range and count.</p>"]
+    for stage, per_signal in signals.items():
+        parts.append(f"<h3 class='signal-stage'>{html.escape(stage)}</h3>")
+        first = next(iter(per_signal.values()))
+        parts.append(f"<p>Documents measured, by language: {html.escape(_language_mix(first['languages']))}.</p>")
+        for signal, h in per_signal.items():
+            n_langs = len(h["languages"])
+            lines = [{"label": _line_label(t, n_langs), "value": t["value"]} for t in h["thresholds"]]
+            title = f"{stage}: {signal} ({h['documents']} documents)"
+            parts.append(f"<h4 class='signal'>{html.escape(title)}</h4>")
+            parts.append(histogram_svg(title, h["bins"], h["counts"], lines, signal))
+            per_lang = []
+            for lang, v in list(h["languages"].items())[:SIGNAL_LANGUAGE_CHARTS]:
+                lang_lines = [{"label": f"{k} {val:g}", "value": val} for k, val in v["thresholds"].items()]
+                cut = cutoffs.get(lang) if signal == "perplexity" else None
+                if isinstance(cut, dict):
+                    lang_lines += [{"label": f"head below {cut['head']:g}", "value": cut["head"], "color": "#55A868"},
+                                   {"label": f"tail from {cut['tail']:g}", "value": cut["tail"], "color": "#8172B2"}]
+                t = f"{stage}: {signal}, {lang} ({v['documents']} documents)"
+                per_lang.append(histogram_svg(t, h["bins"], _dense(v["counts"], len(h["bins"])), lang_lines, signal))
+            if per_lang and (n_langs > 1 or signal == "perplexity"):
+                parts.append(f"<details><summary>{signal} per language (largest {len(per_lang)})</summary>"
+                             + "".join(per_lang) + "</details>")
+    return parts
+
+
+def would_drop_rows(stats: dict) -> list[list]:
+    """Annotate-only stages: what each would have dropped, per reason, as a share of the stage's input."""
+    stage_in = {s["stage"]: s["in"] for s in stats.get("stages", [])}
+    rows = []
+    for st, reasons in (stats.get("would_drop") or {}).items():
+        for reason, v in sorted(reasons.items(), key=lambda kv: (-kv[1]["documents"], kv[0])):
+            langs = sorted(v["languages"].items(), key=lambda kv: (-kv[1], kv[0]))
+            rows.append([st, reason, v["documents"], _pct(v["documents"], stage_in.get(st, 0)),
+                         ", ".join(f"{lang}: {n}" for lang, n in langs)])
+    return rows
+
+
+def _would_drop_section(stats: dict) -> list[str]:
+    rows = would_drop_rows(stats)
+    if not rows:
+        return []
+    return ["<h2>Would drop (annotate_only stages)</h2>",
+            "<p>These stages ran with <code>annotate_only</code>: they kept every document and recorded the verdict "
+            "(<code>&lt;stage&gt;_verdict</code>) and signals on it. Counted at the stage, on the documents that "
+            "reached it.</p>",
+            _table(["stage", "reason", "documents", "% of stage input", "by language"], rows)]
+
+
 def render_report(stats: dict, title: str = "corpusforge run report", extra_sections: list[str] | None = None,
                   examples: dict | None = None, config: dict | None = None) -> str:
     """The report page. `examples`: drop_examples() of the run; `config`: the run's config (manifest.json),
@@ -221,6 +316,7 @@ def render_report(stats: dict, title: str = "corpusforge run report", extra_sect
     if rows:
         parts.append("<h2>Drop reasons (pipeline order)</h2>")
         parts.append(_table(["stage", "reason", "documents", "% of input"], rows))
+    parts.extend(_would_drop_section(stats))
     parts.extend(_examples_section(stats, examples or {}))
     qrows = [[st, reason, n] for st, reasons in stats.get("quarantine_reasons", {}).items() for reason, n in reasons.items()]
     if qrows:
@@ -241,6 +337,7 @@ def render_report(stats: dict, title: str = "corpusforge run report", extra_sect
                            sort_numeric=True))
     parts.append(_plot_bar("Document length (dropped)", _log2_labels(h.get("dropped_length_log2", {})),
                            "characters (log2 bin start)", sort_numeric=True))
+    parts.extend(signals_section(stats))
     ppl = stats.get("perplexity", {}).get("kept_perplexity_log10", {})
     if ppl or h.get("perplexity_null"):
         parts.append("<h2>Perplexity</h2>")
@@ -265,7 +362,8 @@ def render_report(stats: dict, title: str = "corpusforge run report", extra_sect
     parts.extend(extra_sections or [])
     style = ("body{font-family:sans-serif;max-width:1000px;margin:2em auto;color:#222}"
              "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:3px 8px;font-size:13px}"
-             "th{background:#f0f0f0}img{display:block;margin:1em 0}.summary{font-size:1.1em}")
+             "th{background:#f0f0f0}img,svg.hist{display:block;margin:1em 0}.summary{font-size:1.1em}"
+             "details{margin:0 0 1em 1em}h4{margin:1.2em 0 0;font-size:14px}")
     return (f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
             f"<style>{style}</style></head><body>{''.join(parts)}</body></html>\n")
 
@@ -280,31 +378,13 @@ def _tokenizer_section(run_dir: str) -> list[str]:
 
 
 def write_report(run_dir: str) -> str:
-    from apache_beam.io.filesystems import FileSystems
-
-    from corpusforge.io.writers import write_text_atomic
-
-    with FileSystems.open(f"{run_dir}/stats.json", compression_type="uncompressed") as f:
-        stats = json.loads(f.read().decode("utf-8"))
-    local = "://" not in run_dir
+    stats = json.loads(storage.read_text(f"{run_dir}/stats.json"))
+    local = not storage.is_remote(run_dir)
     extra = _tokenizer_section(run_dir) if local else []
     config = None
-    if FileSystems.exists(f"{run_dir}/manifest.json"):
-        with FileSystems.open(f"{run_dir}/manifest.json", compression_type="uncompressed") as f:
-            config = json.loads(f.read().decode("utf-8")).get("config")
+    if storage.exists(f"{run_dir}/manifest.json"):
+        config = json.loads(storage.read_text(f"{run_dir}/manifest.json")).get("config")
     examples = drop_examples(run_dir) if local else {}
-    return write_text_atomic(render_report(stats, f"corpusforge run report: {os.path.basename(run_dir)}", extra,
-                                           examples, config), f"{run_dir}/report.html")
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--run", required=True, help="run directory holding stats.json")
-
-
-def run(args) -> int:
-    from corpusforge.config import ConfigError
-
-    if not os.path.exists(os.path.join(args.run, "stats.json")) and "://" not in args.run:
-        raise ConfigError(f"{args.run} has no stats.json: pass the directory of a finished curate run")
-    print(write_report(args.run.rstrip("/")))
-    return 0
+    return storage.write_text_atomic(f"{run_dir}/report.html",
+                                     render_report(stats, f"corpusforge run report: {os.path.basename(run_dir)}",
+                                                   extra, examples, config))

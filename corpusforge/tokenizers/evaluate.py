@@ -17,12 +17,12 @@ Output: TOKENIZER/eval.json, TOKENIZER/eval.html (an HTML fragment), and with --
 """
 from __future__ import annotations
 
-import argparse
 import html
 import json
 import logging
 import os
 
+from corpusforge import storage
 from corpusforge.config import ConfigError
 from corpusforge.languages import UNSEGMENTED_LANGUAGES
 from corpusforge.tokenizers.sample import is_heldout, language_of
@@ -34,7 +34,7 @@ SCHEMA = "corpusforge-tokenizer-eval/1"
 
 def heldout_documents(run_dir: str, holdout_percent: float, seed: int, max_bytes_per_language: int) -> dict[str, list[str]]:
     """Texts of held-out kept documents by language, in kept-file order, up to a byte cap per language."""
-    from corpusforge.pipelines.tokenizer import kept_files, read_kept_file
+    from corpusforge.io.runs import kept_files, read_kept_file
 
     out: dict[str, list[str]] = {}
     used: dict[str, int] = {}
@@ -155,21 +155,15 @@ def evaluate_tokenizer(tokenizer_dir: str, run_dir: str | None = None, baseline_
     if b_file:
         result["baseline"] = {**b_desc, **tokenizer_metrics(b_file, docs)}
     fragment = eval_html(result)
-    _write(os.path.join(tokenizer_dir, "eval.json"), json.dumps(result, indent=2, sort_keys=True) + "\n")
-    _write(os.path.join(tokenizer_dir, "eval.html"), fragment)
+    storage.write_text_atomic(os.path.join(tokenizer_dir, "eval.json"), json.dumps(result, indent=2, sort_keys=True) + "\n")
+    storage.write_text_atomic(os.path.join(tokenizer_dir, "eval.html"), fragment)
     if write_run_report if write_run_report is not None else run_dir is not None:
-        _write(os.path.join(source_run, "tokenizer_eval.json"),
+        storage.write_text_atomic(os.path.join(source_run, "tokenizer_eval.json"),
                json.dumps({**result, "html": fragment}, indent=2, sort_keys=True) + "\n")
-        if os.path.exists(os.path.join(source_run, "stats.json")):
-            from corpusforge.report.html import write_report
-
-            write_report(source_run)  # the run's report.html gains the tokenizer section
     return result
 
 
 def _baseline(tokenizer_dir: str, info: dict, baseline_dir: str | None) -> tuple[str | None, dict]:
-    import hashlib
-
     if baseline_dir:
         b_info = _training_info(baseline_dir)
         path = os.path.join(baseline_dir, b_info["model"]["file"])
@@ -179,20 +173,11 @@ def _baseline(tokenizer_dir: str, info: dict, baseline_dir: str | None) -> tuple
     if not b:
         return None, {}
     path = os.path.join(tokenizer_dir, b["file"])
-    with open(path, "rb") as f:
-        sha = hashlib.sha256(f.read()).hexdigest()
+    sha = storage.sha256_file(path)
     return path, {"dir": os.path.join(tokenizer_dir, b["dir"]), "model_type": b["model_type"],
                   "vocab_size": b["vocab_size"], "sha256": sha}
 
 
-def _write(path: str, text: str) -> None:
-    tmp = path + ".tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(text)
-    os.replace(tmp, path)
-
-
-# ------------------------------------------------------------------------------------------------ HTML
 def _fmt(v, pct: bool = False) -> str:
     if v is None:
         return "&ndash;"
@@ -203,7 +188,7 @@ def _fmt(v, pct: bool = False) -> str:
     return f"{v:,}"
 
 
-def _label(t: dict) -> str:
+def tokenizer_label(t: dict) -> str:
     return f"{t['model_type']} {t['vocab_size']:,}"
 
 
@@ -218,9 +203,9 @@ def eval_html(result: dict) -> str:
                ("byte_fallback_rate", "byte fallback", True), ("vocab_utilisation", "vocab used", True)]
     head = "<tr><th>language</th><th>docs</th><th>bytes</th>"
     for _, title, _ in metrics:
-        head += f"<th>{title}<br><small>{html.escape(_label(tok))}</small></th>"
+        head += f"<th>{title}<br><small>{html.escape(tokenizer_label(tok))}</small></th>"
         if base:
-            head += f"<th>{title}<br><small>baseline {html.escape(_label(base))}</small></th>"
+            head += f"<th>{title}<br><small>baseline {html.escape(tokenizer_label(base))}</small></th>"
     head += "</tr>"
     body = []
     for lang, v, b in rows_src:
@@ -234,7 +219,7 @@ def eval_html(result: dict) -> str:
     unk = tok["overall"]["unknown_tokens"]
     note = (f"Held-out kept documents ({result['heldout']['percent']}% by a keyed hash of the id, never in the "
             f"training sample) of <code>{html.escape(result['run'])}</code>. Tokenizer "
-            f"<code>{html.escape(tok['dir'])}</code>: {html.escape(_label(tok))} pieces, {unk} unknown tokens.")
+            f"<code>{html.escape(tok['dir'])}</code>: {html.escape(tokenizer_label(tok))} pieces, {unk} unknown tokens.")
     if result["unsegmented_languages"]:
         note += (" Tokens per word is left out for languages written without spaces ("
                  + ", ".join(result["unsegmented_languages"]) + ").")
@@ -242,37 +227,3 @@ def eval_html(result: dict) -> str:
         '<section class="tokenizer-eval">\n<h2>Tokenizer evaluation</h2>\n'
         f"<p>{note}</p>\n<table>\n<thead>{head}</thead>\n<tbody>\n" + "\n".join(body) + "\n</tbody>\n</table>\n</section>\n"
     )
-
-
-# ------------------------------------------------------------------------------------------------- CLI
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--tokenizer", required=True, help="tokenizer dir from `corpusforge train-tokenizer`")
-    parser.add_argument("--run", default=None,
-                        help="curate run whose held-out kept documents to use (default: the training run); "
-                             "also writes RUN/tokenizer_eval.json for the run report")
-    parser.add_argument("--baseline", default=None,
-                        help="another tokenizer dir to compare with (default: TOKENIZER/baseline)")
-    parser.add_argument("--max-bytes-per-language", type=int, default=5_000_000,
-                        help="cap on held-out text measured per language (default 5 MB)")
-
-
-def run(args) -> int:
-    result = evaluate_tokenizer(args.tokenizer, args.run, args.baseline, args.max_bytes_per_language)
-    tok, base = result["tokenizer"], result["baseline"]
-    print(f"{'language':<10} {'docs':>6} {'bytes/tok':>10} {'tok/word':>9} {'fallback':>9} {'vocab':>7}"
-          + (f"   baseline {_label(base)}: bytes/tok tok/word" if base else ""))
-    for lang, v in [*tok["languages"].items(), ("overall", tok["overall"])]:
-        b = (base["languages"].get(lang) if lang != "overall" else base["overall"]) if base else None
-        line = (f"{lang:<10} {v['documents']:>6} {_num(v['bytes_per_token']):>10} {_num(v['tokens_per_word']):>9} "
-                f"{100 * v['byte_fallback_rate']:>8.2f}% {100 * v['vocab_utilisation']:>6.1f}%")
-        if b:
-            line += f"   {_num(b['bytes_per_token']):>9} {_num(b['tokens_per_word']):>8}"
-        print(line)
-    print(f"written: {args.tokenizer}/eval.json, {args.tokenizer}/eval.html"
-          + (f", {args.run}/tokenizer_eval.json" if args.run else ""))
-    return 0
-
-
-def _num(v) -> str:
-    return "-" if v is None else f"{v:.3f}"
-

@@ -13,7 +13,6 @@ and once for the whole set: `tokenizer.model` (the SentencePiece model that enco
 """
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import os
@@ -25,6 +24,8 @@ from typing import Iterator, Sequence
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
+
+from corpusforge import storage
 
 FORMAT = "corpusforge-token-shards/1"
 MANIFEST = "manifest.json"
@@ -67,18 +68,6 @@ def token_dtype(vocab_size: int) -> np.dtype:
 
 def shard_stem(index: int, num_shards: int) -> str:
     return f"tokens-{index:05d}-of-{num_shards:05d}"
-
-
-def sha256_bytes(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-def sha256_file(path: str, chunk: int = 1 << 22) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            h.update(block)
-    return h.hexdigest()
 
 
 @dataclass
@@ -202,9 +191,9 @@ class TokenShards:
         bad = []
         for s in self.manifest["shards"]:
             for name in s["files"].values():
-                if sha256_file(os.path.join(self.directory, name)) != s["sha256"][name]:
+                if storage.sha256_file(os.path.join(self.directory, name)) != s["sha256"][name]:
                     bad.append(name)
         model = os.path.join(self.directory, MODEL_FILE)
-        if sha256_file(model) != self.manifest["tokenizer"]["sha256"]:
+        if storage.sha256_file(model) != self.manifest["tokenizer"]["sha256"]:
             bad.append(MODEL_FILE)
         return bad

@@ -17,17 +17,15 @@ give the same model bytes; the tests train twice and compare.
 """
 from __future__ import annotations
 
-import argparse
 import io
 import json
 import logging
 import os
-import shutil
 import sys
-import time
 from typing import Iterable, Iterator
 
-from corpusforge.config import ConfigError, RunnerConfig, TokenizerTrainConfig, format_validation_error
+from corpusforge import storage
+from corpusforge.config import ConfigError, TokenizerTrainConfig
 
 log = logging.getLogger("corpusforge.train_tokenizer")
 
@@ -79,14 +77,22 @@ def read_sample_lines(path: str) -> Iterator[str]:
                 yield line.decode("utf-8")
 
 
-def train_sentencepiece(lines: Iterable[str], args: dict, progress: bool = False) -> bytes:
-    """Train and return the serialized model. SentencePiece's own log is its progress report."""
+def fit_sentencepiece(lines: Iterable[str], args: dict, progress: bool = False) -> bytes:
+    """The one call into SentencePiece's trainer (tokenizers and the perplexity models): the serialized model.
+    model_writer rather than model_prefix: a prefix (a temp path) would be stored in the model bytes.
+    SentencePiece's own log is its progress report. Raises SentencePiece's RuntimeError."""
     import sentencepiece as spm
 
     model = io.BytesIO()
+    spm.SentencePieceTrainer.train(sentence_iterator=iter(lines), model_writer=model,
+                                   minloglevel=0 if progress else 2, **args)
+    return model.getvalue()
+
+
+def train_sentencepiece(lines: Iterable[str], args: dict, progress: bool = False) -> bytes:
+    """fit_sentencepiece, with a vocabulary the sample cannot fill reported as what to change."""
     try:
-        spm.SentencePieceTrainer.train(sentence_iterator=iter(lines), model_writer=model,
-                                       minloglevel=0 if progress else 2, **args)
+        return fit_sentencepiece(lines, args, progress)
     except RuntimeError as e:
         msg = str(e)
         if "Vocabulary size too high" in msg or "Vocabulary size is smaller than required_chars" in msg:
@@ -96,7 +102,6 @@ def train_sentencepiece(lines: Iterable[str], args: dict, progress: bool = False
                 "raise the sample budget, or pass --soft-vocab-limit"
             ) from None
         raise
-    return model.getvalue()
 
 
 def _lines_with_progress(path: str, total: int, progress: bool) -> Iterable[str]:
@@ -120,108 +125,22 @@ def write_vocab(model_proto: bytes, path: str, user_defined: Iterable[str] = ())
         kind = ("unknown" if sp.is_unknown(i) else "control" if sp.is_control(i) else "byte" if sp.is_byte(i)
                 else "unused" if sp.is_unused(i) else "user_defined" if piece in user_defined else "normal")
         rows.append(f"{i}\t{json.dumps(piece, ensure_ascii=False)}\t{sp.get_score(i):g}\t{kind}\n")
-    _write_text(path, "".join(rows))
+    storage.write_text_atomic(path, "".join(rows))
 
 
-def _write_text(path: str, text: str) -> None:
-    tmp = path + ".tmp"
-    with open(tmp, "w", encoding="utf-8", newline="") as f:
-        f.write(text)
-    os.replace(tmp, path)
+# What a tokenizer directory may hold; anything else there is someone else's and is never deleted.
+OUR_FILES = {MODEL_FILE, VOCAB_FILE, TRAINING_FILE, CARD_FILE, BASELINE_DIR, "sample.txt", "sample_stats.json",
+             "eval.json", "eval.html", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"}
 
 
-def _write_bytes(path: str, data: bytes) -> None:
-    tmp = path + ".tmp"
-    with open(tmp, "wb") as f:
-        f.write(data)
-    os.replace(tmp, path)
-
-
-def _sha256(data: bytes) -> str:
-    import hashlib
-
-    return hashlib.sha256(data).hexdigest()
+def _ours(name: str) -> bool:
+    return name in OUR_FILES or (name.startswith(".") and storage.TMP_MARK in name)
 
 
 def _prepare_out(out_dir: str, overwrite: bool) -> str:
-    if "://" in out_dir:
+    if storage.is_remote(out_dir):
         raise ConfigError(f"--out {out_dir}: the tokenizer is trained on this machine; give a local directory")
-    if os.path.exists(os.path.join(out_dir, MODEL_FILE)) and not overwrite:
-        raise ConfigError(f"{out_dir} already holds a tokenizer; pass --overwrite to replace it")
-    if os.path.isdir(out_dir):
-        ours = {MODEL_FILE, VOCAB_FILE, TRAINING_FILE, CARD_FILE, BASELINE_DIR, "sample.txt", "sample_stats.json",
-                "eval.json", "eval.html", "_work", "tokenizer.json", "tokenizer_config.json",
-                "special_tokens_map.json"}
-        foreign = sorted(set(os.listdir(out_dir)) - ours)
-        if foreign:
-            raise ConfigError(f"--out {out_dir} holds files that are not a tokenizer's ({foreign[0]}, ...); "
-                              "choose an empty or new directory")
-    work = os.path.join(out_dir, "_work")
-    shutil.rmtree(work, ignore_errors=True)  # what a killed run left
-    os.makedirs(work)
-    return work
-
-
-def train_tokenizer(run_dir: str, out_dir: str, cfg: TokenizerTrainConfig, runner: RunnerConfig | None = None,
-                    overwrite: bool = False, progress: bool = False) -> dict:
-    """Sample (Beam), train the model and its baseline, write OUT. Returns training.json's content."""
-    import sentencepiece as spm
-
-    from corpusforge.pipelines.tokenizer import build_training_sample, kept_files
-
-    files = kept_files(run_dir)
-    work = _prepare_out(out_dir, overwrite)
-    t0 = time.time()
-    stats = build_training_sample(run_dir, work, cfg, runner)
-    if stats["total_lines"] == 0:
-        raise ConfigError(f"the training sample is empty: {run_dir}/kept has no text outside the held-out "
-                          f"{cfg.holdout_percent}% (lower --holdout-percent or curate more documents)")
-    t_sample = time.time() - t0
-    sample_path = os.path.join(work, "sample.txt")
-
-    log.info("training %s tokenizer, vocabulary %d, on %d lines (%.1f MB)", cfg.model_type, cfg.vocab_size,
-             stats["total_lines"], stats["total_bytes"] / 1e6)
-    args = sentencepiece_args(cfg, cfg.model_type, cfg.vocab_size)
-    t1 = time.time()
-    model = train_sentencepiece(_lines_with_progress(sample_path, stats["total_lines"], progress), args, progress)
-    t_train = time.time() - t1
-    _write_bytes(os.path.join(work, MODEL_FILE), model)
-    write_vocab(model, os.path.join(work, VOCAB_FILE), cfg.user_defined_symbols)
-
-    baseline = None
-    if cfg.baseline_model_type != "none":
-        b_vocab = cfg.baseline_vocab_size or cfg.vocab_size
-        b_args = sentencepiece_args(cfg, cfg.baseline_model_type, b_vocab)
-        log.info("training baseline %s tokenizer, vocabulary %d", cfg.baseline_model_type, b_vocab)
-        b_model = train_sentencepiece(read_sample_lines(sample_path), b_args, progress)
-        os.makedirs(os.path.join(work, BASELINE_DIR))
-        _write_bytes(os.path.join(work, BASELINE_DIR, MODEL_FILE), b_model)
-        write_vocab(b_model, os.path.join(work, BASELINE_DIR, VOCAB_FILE), cfg.user_defined_symbols)
-        baseline = {"dir": BASELINE_DIR, "file": f"{BASELINE_DIR}/{MODEL_FILE}", "sha256": _sha256(b_model),
-                    "model_type": cfg.baseline_model_type, "vocab_size": b_vocab,
-                    "sentencepiece": {k: v for k, v in b_args.items()}}
-
-    sp = spm.SentencePieceProcessor(model_proto=model)
-    hf = export_hf(model, work, sample_path)
-    info = {
-        "format": FORMAT,
-        "source_run": run_dir,
-        "kept_files": [f.rsplit("/", 1)[-1] for f in files],
-        "config": cfg.model_dump(),
-        "sentencepiece": args,
-        "model": {"file": MODEL_FILE, "sha256": _sha256(model), "model_type": cfg.model_type,
-                  "vocab_size": sp.get_piece_size(), "eos_id": sp.eos_id(), "eos_piece": cfg.eos_piece},
-        "baseline": baseline,
-        "hf_tokenizer": hf,
-        "sample": {k: stats[k] for k in ("unit", "budget", "alpha", "total_lines", "total_bytes", "sha256")},
-        "holdout": {"percent": cfg.holdout_percent, "seed": cfg.seed, "hash": "blake2b-64 keyed 'holdout'"},
-        "versions": _versions(),
-    }
-    _write_text(os.path.join(work, TRAINING_FILE), json.dumps(info, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
-    _write_text(os.path.join(work, CARD_FILE), model_card(info, stats))
-    _publish(work, out_dir)
-    log.info("tokenizer written to %s (sample %.1fs, training %.1fs)", out_dir, t_sample, t_train)
-    return info
+    return storage.claim_output_dir(out_dir, _ours, MODEL_FILE, overwrite, "a tokenizer")
 
 
 HF_CHECK_LINES = 2000
@@ -239,7 +158,7 @@ def export_hf(model: bytes, work: str, sample_path: str) -> dict:
     except (ImportError, ValueError) as e:
         log.warning("no tokenizer.json: %s", e)
         return {"files": [], "skipped": str(e)}
-    write_hf_files(model, lambda name, data: _write_bytes(os.path.join(work, name), data))
+    write_hf_files(model, lambda name, data: storage.write_bytes_atomic(os.path.join(work, name), data))
     sp = spm.SentencePieceProcessor(model_proto=model)
     checked = mismatched = 0
     for line in read_sample_lines(sample_path):
@@ -251,24 +170,6 @@ def export_hf(model: bytes, work: str, sample_path: str) -> dict:
         log.warning("tokenizer.json encodes %d of %d sample lines differently from tokenizer.model", mismatched,
                     checked)
     return {"files": list(FILES), "checked_lines": checked, "mismatched_lines": mismatched}
-
-
-def _publish(work: str, out_dir: str) -> None:
-    for name in sorted(os.listdir(work)):
-        dst = os.path.join(out_dir, name)
-        if os.path.isdir(dst):
-            shutil.rmtree(dst)
-        os.replace(os.path.join(work, name), dst)
-    for stale in ("eval.json", "eval.html"):  # measured on a model that no longer exists
-        if os.path.exists(os.path.join(out_dir, stale)):
-            os.remove(os.path.join(out_dir, stale))
-    os.rmdir(work)
-
-
-def _versions() -> dict:
-    from importlib.metadata import version
-
-    return {"sentencepiece": version("sentencepiece"), "apache-beam": version("apache-beam")}
 
 
 def model_card(info: dict, stats: dict) -> str:
@@ -356,85 +257,3 @@ def model_card(info: dict, stats: dict) -> str:
 
 
 # ------------------------------------------------------------------------------------------------- CLI
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from corpusforge.pipelines.tokenizer import add_runner_arguments
-
-    d = TokenizerTrainConfig()
-    parser.add_argument("--run", required=True, help="curate run directory (its kept/ documents are the corpus)")
-    parser.add_argument("--out", required=True, help="tokenizer directory to write")
-    parser.add_argument("--vocab-size", type=int, default=d.vocab_size, help=f"pieces (default {d.vocab_size})")
-    parser.add_argument("--model-type", choices=["bpe", "unigram"], default=d.model_type)
-    parser.add_argument("--character-coverage", type=float, default=d.character_coverage,
-                        help=f"share of characters covered by pieces, the rest fall back to bytes (default {d.character_coverage})")
-    parser.add_argument("--normalization", dest="normalization_rule_name", default=d.normalization_rule_name,
-                        choices=["identity", "nfkc", "nmt_nfkc", "nfkc_cf", "nmt_nfkc_cf"],
-                        help="SentencePiece normalization rule; identity (default) round-trips exactly")
-    parser.add_argument("--remove-extra-whitespaces", action="store_true", default=d.remove_extra_whitespaces)
-    parser.add_argument("--add-dummy-prefix", action="store_true", default=d.add_dummy_prefix)
-    parser.add_argument("--no-byte-fallback", dest="byte_fallback", action="store_false", default=True,
-                        help="map unseen characters to <unk> instead of UTF-8 byte pieces")
-    parser.add_argument("--no-split-digits", dest="split_digits", action="store_false", default=True)
-    parser.add_argument("--user-defined-symbols", type=_symbols, default=None, metavar="A,B,...",
-                        help="pieces always kept whole (default: \\n and the PII placeholders <PERSON>, <EMAIL_ADDRESS>, ...)")
-    parser.add_argument("--add-user-defined-symbols", type=_symbols, default=[], metavar="A,B,...",
-                        help="more pieces kept whole, added to the default list")
-    parser.add_argument("--control-symbols", type=_symbols, default=[], metavar="A,B,...",
-                        help="reserved ids never produced from raw text")
-    parser.add_argument("--eos-piece", default=d.eos_piece, help=f"end-of-text control piece (default {d.eos_piece})")
-    parser.add_argument("--max-sentence-length", type=int, default=d.max_sentence_length,
-                        help="bytes per sample line; longer lines are split")
-    parser.add_argument("--soft-vocab-limit", dest="hard_vocab_limit", action="store_false", default=True,
-                        help="allow a smaller vocabulary when the sample is too small for --vocab-size")
-    budget = parser.add_mutually_exclusive_group()
-    budget.add_argument("--sample-bytes", type=int, default=None, help="byte budget of the sample (default 100 MB)")
-    budget.add_argument("--sample-sentences", type=int, default=None, help="line budget of the sample")
-    parser.add_argument("--alpha", type=float, default=d.alpha, help=f"language temperature exponent (default {d.alpha}, mT5)")
-    parser.add_argument("--holdout-percent", type=float, default=d.holdout_percent,
-                        help=f"documents kept out of the sample for eval-tokenizer (default {d.holdout_percent})")
-    parser.add_argument("--seed", type=int, default=d.seed)
-    parser.add_argument("--num-threads", type=int, default=d.num_threads,
-                        help="SentencePiece threads (stored in the model, so keep it fixed for identical bytes)")
-    parser.add_argument("--baseline", dest="baseline_model_type", choices=["unigram", "bpe", "none"],
-                        default=d.baseline_model_type, help="baseline model type trained on the same sample")
-    parser.add_argument("--baseline-vocab-size", type=int, default=None)
-    parser.add_argument("--overwrite", action="store_true", help="replace a tokenizer already in --out")
-    # --quiet (also no SentencePiece training log) is one of the options every subcommand has (corpusforge.cli).
-    add_runner_arguments(parser)
-
-
-def _symbols(value: str) -> list[str]:
-    # "\n" written as the two characters backslash-n on a command line means a line break.
-    return [s.replace("\\n", "\n").replace("\\t", "\t") for s in value.split(",") if s != ""]
-
-
-def config_from_args(args) -> TokenizerTrainConfig:
-    from pydantic import ValidationError
-
-    fields = {k: getattr(args, k) for k in (
-        "vocab_size", "model_type", "character_coverage", "normalization_rule_name", "remove_extra_whitespaces",
-        "add_dummy_prefix", "byte_fallback", "split_digits", "control_symbols", "eos_piece", "max_sentence_length",
-        "hard_vocab_limit", "sample_bytes", "sample_sentences", "alpha", "holdout_percent", "seed", "num_threads",
-        "baseline_model_type", "baseline_vocab_size")}
-    user = args.user_defined_symbols if args.user_defined_symbols is not None else TokenizerTrainConfig().user_defined_symbols
-    fields["user_defined_symbols"] = [*user, *[s for s in args.add_user_defined_symbols if s not in user]]
-    try:
-        return TokenizerTrainConfig(**fields)
-    except ValidationError as e:
-        raise ConfigError(format_validation_error(e, "(command line)")) from None
-
-
-def run(args) -> int:
-    from corpusforge.pipelines.tokenizer import runner_config
-
-    cfg = config_from_args(args)
-    info = train_tokenizer(args.run, args.out, cfg, runner_config(args), overwrite=args.overwrite,
-                           progress=not getattr(args, "quiet", False))
-    print(f"train-tokenizer finished: {info['model']['model_type']} model with {info['model']['vocab_size']} pieces "
-          f"-> {args.out}/{MODEL_FILE}")
-    print(f"sample: {info['sample']['total_lines']} lines, {info['sample']['total_bytes']} bytes; "
-          f"model card: {args.out}/{CARD_FILE}")
-    if info["baseline"]:
-        print(f"baseline: {info['baseline']['model_type']} ({info['baseline']['vocab_size']} pieces) -> "
-              f"{args.out}/{info['baseline']['file']}")
-    print(f"next: corpusforge eval-tokenizer --tokenizer {args.out} --run {args.run}")
-    return 0

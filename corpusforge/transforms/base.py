@@ -12,7 +12,7 @@ document is quarantined with the stage name and the error, while the run goes on
 from __future__ import annotations
 
 import abc
-from typing import Sequence
+from typing import Any, Sequence
 
 from corpusforge.records import Document, Drop, TransformResult
 
@@ -40,6 +40,23 @@ class DocumentTransform(abc.ABC):
         return state
 
 
+# The signals a stage measured on a document it keeps travel on the returned Document as this attribute, not in
+# `meta`: meta is written to kept/, while these only feed the report's signal histograms. The pipeline wrapper
+# takes them off (`take_measured`) before the document moves on, so they are never pickled downstream.
+_MEASURED = "_measured_signals"
+
+
+def with_measured(doc: Document, signals: dict[str, Any]) -> Document:
+    """`doc` (already a copy made by the stage) carrying `signals` for the wrapper's histograms."""
+    setattr(doc, _MEASURED, signals)
+    return doc
+
+
+def take_measured(doc: Document) -> dict[str, Any]:
+    """The signals `with_measured` put on `doc`, removed from it ({} when there are none)."""
+    return doc.__dict__.pop(_MEASURED, None) or {}
+
+
 def apply_annotate_only(transform: DocumentTransform, doc: Document, result: TransformResult) -> TransformResult:
     """Turn a Drop into annotations when the stage runs in annotate-only mode."""
     if isinstance(result, Drop) and transform.annotate_only:
@@ -49,6 +66,8 @@ def apply_annotate_only(transform: DocumentTransform, doc: Document, result: Tra
         for k, v in result.signals.items():
             kept.meta.setdefault(f"{transform.name}_{k}", v)
         return kept
-    if isinstance(result, Document) and transform.annotate_only:
-        result.meta.setdefault(f"{transform.name}_verdict", "keep")
+    if isinstance(result, Document) and transform.annotate_only and f"{transform.name}_verdict" not in result.meta:
+        if result is doc:  # the stage returned its input: annotate a copy, never the Beam element
+            result = doc.with_text(doc.text)
+        result.meta[f"{transform.name}_verdict"] = "keep"
     return result

@@ -31,7 +31,8 @@ import subprocess
 import sys
 from urllib.parse import urlsplit
 
-from corpusforge.config import ConfigError, CurateConfig, HtmlExtractConfig
+from corpusforge import storage
+from corpusforge.config import HtmlExtractConfig
 from corpusforge.records import Document, Drop, TransformResult
 from corpusforge.transforms.base import DocumentTransform
 
@@ -141,10 +142,7 @@ class UrlBlocklist:
 
     @staticmethod
     def read_domains_file(path: str) -> list[str]:
-        from apache_beam.io.filesystems import FileSystems
-
-        with FileSystems.open(path, compression_type="uncompressed") as f:
-            lines = f.read().decode("utf-8").splitlines()
+        lines = storage.read_text(path).splitlines()
         return [ln.split("#", 1)[0].strip() for ln in lines if ln.split("#", 1)[0].strip()]
 
     def match(self, url: str | None) -> str | None:
@@ -210,15 +208,3 @@ class HtmlExtractor(DocumentTransform):
         out.meta["html_extractor"] = self.cfg.extractor
         out.meta["html_chars"] = len(doc.text)
         return out
-
-
-def check_crawl_input(cfg: CurateConfig) -> None:
-    """WARC and ARC payloads are HTML: without this stage every later rule would judge markup."""
-    from corpusforge.io.readers import WEB_CRAWL_FORMATS
-
-    endings = WEB_CRAWL_FORMATS["warc"] + WEB_CRAWL_FORMATS["arc"]
-    crawl = cfg.input.format in ("warc", "arc") or (
-        cfg.input.format == "auto" and any(p.lower().endswith(endings) for p in cfg.input.paths))
-    if crawl and not cfg.html.enabled:
-        raise ConfigError("input is a WARC/ARC web crawl but html.enabled is false: set html.enabled: true so "
-                          "pages are reduced to their main text (see configs/warc.yaml)")

@@ -68,8 +68,12 @@ class DocumentNormalizer(DocumentTransform):
     def __call__(self, doc: Document) -> TransformResult:
         cfg = self.cfg
         text = normalize_text(doc.text, cfg.unicode_form, cfg.remove_control_chars, cfg.normalize_whitespace)
-        if cfg.keep_original and doc.original_text is None:
-            doc.original_text = doc.text
         if not text.strip():
             return Drop("normalize_empty", {"original_chars": len(doc.text)})
-        return doc if text == doc.text else doc.with_text(text)
+        keep_original = cfg.keep_original and doc.original_text is None
+        if text == doc.text and not keep_original:
+            return doc
+        out = doc.with_text(text)  # a new Document: Beam elements are never modified
+        if keep_original:
+            out.original_text = doc.text
+        return out

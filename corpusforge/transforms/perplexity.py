@@ -28,15 +28,14 @@ data dir that holds `lm_sp/` works as is.
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 import json
 import os
-import shutil
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 
+from corpusforge import storage
 from corpusforge.config import ConfigError, PerplexityConfig
 from corpusforge.records import Document, Drop, TransformResult
 from corpusforge.transforms.base import DocumentTransform
@@ -133,29 +132,9 @@ def doc_perplexity(lm, sp, text: str, scoring: str = "lines") -> float | None:
 
 
 # ------------------------------------------------------------------------------------------- files
-def _is_remote(path: str) -> bool:
-    return "://" in path and not path.startswith("file://")
-
-
-def _join(base: str, name: str) -> str:
-    return base.rstrip("/") + "/" + name
-
-
 def _list_names(directory: str) -> set[str] | None:
     """File names directly in `directory`, or None when it does not exist (or, remote, holds nothing)."""
-    if _is_remote(directory):
-        from apache_beam.io.filesystems import FileSystems  # remote paths only: keeps local use Beam-free
-
-        from apache_beam.io.filesystem import BeamIOError
-
-        prefix = directory.rstrip("/") + "/"
-        try:
-            paths = [m.path for m in FileSystems.match([prefix + "*"])[0].metadata_list]
-        except BeamIOError:
-            return None
-        return {p[len(prefix):] for p in paths if p.startswith(prefix)} or None
-    p = Path(directory.removeprefix("file://"))
-    return {c.name for c in p.iterdir()} if p.is_dir() else None
+    return set(storage.list_names(directory)) or None if storage.is_dir(directory) else None
 
 
 @dataclass(frozen=True)
@@ -176,9 +155,9 @@ def find_model_files(models_dir: str, languages: list[str] | None = None) -> dic
             f"perplexity.models_dir at DIR."
         )
     if not any(n.endswith(SP_SUFFIX) for n in names):
-        nested = _list_names(_join(models_dir, "lm_sp"))  # CCNet's data dir: data/lm_sp/<lang>.arpa.bin
+        nested = _list_names(storage.join(models_dir, "lm_sp"))  # CCNet's data dir: data/lm_sp/<lang>.arpa.bin
         if nested:
-            models_dir, names = _join(models_dir, "lm_sp"), nested
+            models_dir, names = storage.join(models_dir, "lm_sp"), nested
     sp_langs = sorted(n[: -len(SP_SUFFIX)] for n in names if n.endswith(SP_SUFFIX))
     wanted = list(languages) if languages is not None else sp_langs
     if not wanted:
@@ -188,19 +167,19 @@ def find_model_files(models_dir: str, languages: list[str] | None = None) -> dic
         )
     csv_cutoffs = None
     if CCNET_CUTOFF_CSV in names:
-        csv_cutoffs = _join(models_dir, CCNET_CUTOFF_CSV)
+        csv_cutoffs = storage.join(models_dir, CCNET_CUTOFF_CSV)
     found, problems = {}, []
     for lang in wanted:
-        lm = next((_join(models_dir, lang + s) for s in LM_SUFFIXES if lang + s in names), None)
+        lm = next((storage.join(models_dir, lang + s) for s in LM_SUFFIXES if lang + s in names), None)
         if lang + SP_SUFFIX not in names:
-            problems.append(f"{lang}: missing {_join(models_dir, lang + SP_SUFFIX)}")
+            problems.append(f"{lang}: missing {storage.join(models_dir, lang + SP_SUFFIX)}")
         if lm is None:
-            problems.append(f"{lang}: missing KenLM model {_join(models_dir, lang + '.arpa.bin')} "
+            problems.append(f"{lang}: missing KenLM model {storage.join(models_dir, lang + '.arpa.bin')} "
                             f"(or {lang}.bin / {lang}.arpa)")
         if lm is None or lang + SP_SUFFIX not in names:
             continue
-        cutoffs = _join(models_dir, lang + CUTOFFS_SUFFIX) if lang + CUTOFFS_SUFFIX in names else csv_cutoffs
-        found[lang] = LanguageModelFiles(lang, lm, _join(models_dir, lang + SP_SUFFIX), cutoffs)
+        cutoffs = storage.join(models_dir, lang + CUTOFFS_SUFFIX) if lang + CUTOFFS_SUFFIX in names else csv_cutoffs
+        found[lang] = LanguageModelFiles(lang, lm, storage.join(models_dir, lang + SP_SUFFIX), cutoffs)
     if problems:
         raise ConfigError(
             "perplexity model files not found:\n  - " + "\n  - ".join(problems)
@@ -215,34 +194,9 @@ def default_cache_dir() -> Path:
     return Path(home) / "lm_cache"
 
 
-def local_copy(path: str, cache_dir: Path) -> str:
-    """Local path of `path`; a remote file is copied once into `cache_dir` (atomic rename, keyed by its URL)."""
-    if not _is_remote(path):
-        return path.removeprefix("file://")
-    from apache_beam.io.filesystems import FileSystems
-
-    key = hashlib.sha1(path.encode("utf-8")).hexdigest()[:16]
-    target = cache_dir / f"{key}-{path.rsplit('/', 1)[-1]}"
-    size = FileSystems.match([path])[0].metadata_list[0].size_in_bytes
-    if target.exists() and target.stat().st_size == size:
-        return str(target)
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f"{target.name}.tmp-{os.getpid()}-{threading.get_ident()}")
-    with FileSystems.open(path) as src, open(tmp, "wb") as dst:
-        shutil.copyfileobj(src, dst, 1 << 22)
-    os.replace(tmp, target)
-    return str(target)
-
-
 def read_cutoffs(path: str, language: str) -> tuple[dict[int, float], str | None]:
     """Percentile -> perplexity for `language`, and the scoring mode they were computed with (None: unknown)."""
-    if _is_remote(path):
-        from apache_beam.io.filesystems import FileSystems
-
-        with FileSystems.open(path) as f:
-            raw = f.read().decode("utf-8")
-    else:
-        raw = Path(path.removeprefix("file://")).read_text(encoding="utf-8")
+    raw = storage.read_text(path)
     if path.endswith(".json"):
         data = json.loads(raw)
         return {int(k): float(v) for k, v in data["percentiles"].items()}, data.get("scoring")
@@ -316,7 +270,7 @@ class PerplexityFilter(DocumentTransform):
             if files.cutoffs is None:
                 if cfg.drop_rule == "tail":
                     raise ConfigError(
-                        f"perplexity: no cutoffs for {lang!r} (expected {_join(cfg.models_dir, lang + CUTOFFS_SUFFIX)}"
+                        f"perplexity: no cutoffs for {lang!r} (expected {storage.join(cfg.models_dir, lang + CUTOFFS_SUFFIX)}"
                         f" or {CCNET_CUTOFF_CSV}); drop_rule 'tail' with cutoffs 'reference' needs them. Retrain "
                         f"with `corpusforge train-lm`, or use cutoffs 'corpus'."
                     )
@@ -340,7 +294,7 @@ class PerplexityFilter(DocumentTransform):
             return
         cache = Path(self.cfg.cache_dir) if self.cfg.cache_dir else default_cache_dir()
         self._models = {
-            lang: (_load("kenlm", local_copy(f.lm, cache)), _load("sentencepiece", local_copy(f.sp, cache)))
+            lang: (_load("kenlm", storage.cached_local_copy(f.lm, cache)), _load("sentencepiece", storage.cached_local_copy(f.sp, cache)))
             for lang, f in sorted(self.files.items())
         }
 

@@ -28,6 +28,7 @@ type, never text.
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import hmac
 import logging
@@ -492,11 +493,14 @@ class PIIRedactor(DocumentTransform):
 
     @staticmethod
     def _commit(doc: Document, text: str, counts: dict[str, int], ner_ran: str | None, drop) -> TransformResult:
-        doc.text = text
-        doc.original_text = None  # the text as read still holds the values
-        doc.meta["pii_counts"] = counts
-        doc.meta["pii_ner"] = ner_ran  # the spaCy package whose NER ran, None for pattern recognizers only
-        return drop if drop is not None else doc
+        out = doc.with_text(text)  # a new Document: Beam elements are never modified
+        out.original_text = None  # the text as read still holds the values
+        out.meta["pii_counts"] = counts
+        out.meta["pii_ner"] = ner_ran  # the spaCy package whose NER ran, None for pattern recognizers only
+        if drop is not None:
+            return dataclasses.replace(drop, text=text, annotations={**drop.annotations, "pii_counts": counts,
+                                                                     "pii_ner": ner_ran})
+        return out
 
     def process_batch(self, docs: Sequence[Document]) -> list[TransformResult]:
         try:
@@ -525,5 +529,5 @@ def redact_pii(texts: Sequence[str], cfg: PIIConfig | None = None, language: str
     redactor.setup()
     docs = [Document(id=f"text-{i}", text=t, meta={"language": language} if language else {})
             for i, t in enumerate(texts)]
-    redactor.process_batch(docs)
-    return [d.text for d in docs]  # updated in place, dropped documents included
+    # A dropped document (too many entities) carries its anonymized text on the Drop.
+    return [r.text for r in redactor.process_batch(docs)]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from corpusforge.config import CurateConfig
 from corpusforge.transforms.base import DocumentTransform
-from corpusforge.transforms.html_extract import HtmlExtractor, check_crawl_input
+from corpusforge.transforms.html_extract import HtmlExtractor
 from corpusforge.transforms.langid import LanguageIdFilter
 from corpusforge.transforms.normalize import DocumentNormalizer
 from corpusforge.transforms.quality.c4 import C4QualityFilter
@@ -18,7 +18,6 @@ from corpusforge.transforms.quality.gopher import GopherQualityFilter, GopherRep
 
 def build_document_stages(cfg: CurateConfig) -> list[DocumentTransform]:
     stages: list[DocumentTransform] = []
-    check_crawl_input(cfg)
     if cfg.html.enabled:  # first: every later rule must see text, not markup
         stages.append(HtmlExtractor(cfg.html))
     if cfg.normalize.enabled:

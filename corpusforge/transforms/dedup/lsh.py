@@ -40,18 +40,6 @@ def is_earlier(node: str) -> bool:
     return node[:1] == EARLIER
 
 
-def bucket_star_edges(nodes: Iterable[str]) -> Iterator[tuple[str, str]]:
-    """Edges (member, smallest) of one LSH bucket: linear in the bucket size, so a giant bucket of shared
-    boilerplate costs as many edges as members, never members squared. A bucket without a new document
-    (only earlier documents, already deduplicated against each other) gives nothing."""
-    members = sorted(set(nodes))
-    if len(members) < 2 or is_earlier(members[-1]):
-        return
-    root = members[0]
-    for m in members[1:]:
-        yield m, root
-
-
 def bucket_pairs(members: list[str], window: int) -> Iterator[tuple[str, str]]:
     """Candidate pairs (u, v), u < v, of one LSH bucket whose `members` are sorted and distinct: each member
     with the next `window` members. A bucket of up to window+1 documents gives all its pairs, so every pair

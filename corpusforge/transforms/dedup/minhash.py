@@ -1,14 +1,15 @@
-"""MinHash signatures, computed for many documents at once, equal to datasketch's `MinHash.hashvalues`.
+"""MinHash signatures, computed for many documents at once, with datasketch's permutations and arithmetic.
 
-datasketch (Zhu et al.) hashes every shingle with `sha1_hash32` (the first 4 bytes of SHA-1, little endian)
-and applies `num_perm` random permutations drawn from `np.random.RandomState(seed)`:
-  * scheme "affine32" (datasketch >= 2.0 default): h = fmix32(sha1_hash32(x)); h -> a*h + b mod 2^32,
+datasketch (Zhu et al.) hashes every shingle to 32 bits (`sha1_hash32`) and applies `num_perm` random
+permutations drawn from `np.random.RandomState(seed)`:
+  * scheme "affine32" (datasketch >= 2.0 default): h = fmix32(hash); h -> a*h + b mod 2^32,
   * scheme "legacy" (datasketch < 2.0, text-dedup): h -> ((a*h + b) mod (2^61 - 1)) & (2^32 - 1), with
     a*h + b wrapping at 2^64 exactly as datasketch's uint64 numpy arithmetic does.
-A document's signature is the per-permutation minimum. The per-document loop in datasketch runs one numpy
-call per document (or per shingle with `update`); here the shingle hashes of a whole batch of documents are
-stacked into one matrix and reduced per document with `np.minimum.reduceat`, which is the same arithmetic on
-the same numbers, so the values are identical (tests/test_dedup_minhash.py checks that).
+A document's signature is the per-permutation minimum. Here the 32-bit shingle hashes of a whole batch of
+documents are stacked into one matrix and reduced per document with `np.minimum.reduceat`: the same
+arithmetic on the same numbers, so given datasketch's shingle hashes the values are datasketch's
+(tests/test_dedup_minhash.py checks that). The pipeline feeds it `shingles.hashed_shingles` (word hashes
+combined with numpy instead of one SHA-1 per joined 5-gram string: faster, same 32-bit width).
 
 LSH banding follows Broder (1997) / Leskovec et al. "Mining of Massive Datasets" ch. 3: `bands` x `rows`
 rows of the signature; two documents are candidates if any band is identical. `optimal_bands_rows` is
@@ -20,13 +21,14 @@ Jaccard verification of every candidate removes the extra false candidates.
 """
 from __future__ import annotations
 
-import hashlib
 import math
 from functools import lru_cache
-from typing import Iterable, Sequence
+from typing import Sequence
 
 import numpy as np
-import xxhash
+
+from corpusforge.config import DedupConfig
+from corpusforge.transforms.dedup.shingles import POLY, fmix64
 
 MERSENNE_PRIME = np.uint64((1 << 61) - 1)
 MAX_HASH_LEGACY = np.uint64((1 << 32) - 1)
@@ -34,11 +36,6 @@ SCHEMES = ("affine32", "legacy")
 
 # Bound on the shingles x permutations matrix built at once (elements): small enough to stay in cache.
 _MAX_MATRIX = 1 << 19
-
-
-def sha1_hash32(data: bytes) -> int:
-    """datasketch.hashfunc.sha1_hash32."""
-    return int.from_bytes(hashlib.sha1(data).digest()[:4], "little")
 
 
 @lru_cache(maxsize=16)
@@ -82,12 +79,6 @@ def _permute(hv: np.ndarray, a: np.ndarray, b: np.ndarray, scheme: str) -> np.nd
     return h[:, None] * a[None, :] + b[None, :]  # uint32: wraps at 2^32
 
 
-def shingle_hashes(shingles: Iterable[bytes]) -> np.ndarray:
-    """sha1_hash32 of every shingle, as one uint32 array (datasketch's per-shingle hash, vectorised reads)."""
-    sha1 = hashlib.sha1
-    return np.frombuffer(b"".join([sha1(s).digest()[:4] for s in shingles]), dtype="<u4")
-
-
 def signatures_from_hashes(hashes: Sequence[np.ndarray], num_perm: int = 128, seed: int = 1,
                            scheme: str = "affine32", width: int | None = None) -> np.ndarray:
     """Signatures from `shingle_hashes` arrays: (n_docs, width or num_perm). `width` keeps only the first
@@ -117,20 +108,6 @@ def signatures_from_hashes(hashes: Sequence[np.ndarray], num_perm: int = 128, se
             out[docs] = np.minimum.reduceat(_permute(stacked, a, b, scheme), starts, axis=0)
         i = j
     return out
-
-
-def minhash_signatures(shingle_sets: Sequence[Iterable[bytes]], num_perm: int = 128, seed: int = 1,
-                       scheme: str = "affine32") -> np.ndarray:
-    """Signatures of many documents: (n_docs, num_perm) array, row i == datasketch MinHash(shingles_i).
-
-    A document without shingles gets datasketch's empty signature (every value the maximum hash).
-    """
-    return signatures_from_hashes([shingle_hashes(shs) for shs in shingle_sets], num_perm, seed, scheme)
-
-
-def minhash_signature(shingles: Iterable[bytes], num_perm: int = 128, seed: int = 1,
-                      scheme: str = "affine32") -> np.ndarray:
-    return minhash_signatures([list(shingles)], num_perm, seed, scheme)[0]
 
 
 # ------------------------------------------------------------------------------------------- banding
@@ -202,6 +179,14 @@ def recall_bands_rows(threshold: float, num_perm: int, recall: float = 0.99) -> 
     return best if best is not None else fallback[1]
 
 
+def bands_rows(cfg: DedupConfig) -> tuple[int, int]:
+    """The banding a dedup config asks for: its explicit bands x rows, else `recall_bands_rows` for its
+    threshold."""
+    if cfg.bands is not None:
+        return cfg.bands, cfg.rows
+    return recall_bands_rows(cfg.threshold, cfg.num_perm, cfg.threshold_recall)
+
+
 def s_curve(bands: int, rows: int, threshold: float) -> dict:
     """The S-curve facts stats.json and the docs state: formula, 50% point, P at the threshold and at
     threshold - 0.1 / + 0.1."""
@@ -212,8 +197,13 @@ def s_curve(bands: int, rows: int, threshold: float) -> dict:
             "p_at_threshold_plus_0.1": p(min(1.0, threshold + 0.1))}
 
 
-def band_keys(signature: np.ndarray, bands: int, rows: int) -> list[int]:
-    """One unsigned 64-bit key per band: xxh3_64 of the band's values (little-endian uint64 bytes), seeded
-    with the band index so equal values in different bands never share a bucket."""
-    sig = np.ascontiguousarray(signature, dtype="<u8")
-    return [xxhash.xxh3_64_intdigest(sig[i * rows:(i + 1) * rows].tobytes(), seed=i) for i in range(bands)]
+def band_keys(signatures: np.ndarray, bands: int, rows: int) -> np.ndarray:
+    """(n_docs, >= bands*rows) signatures -> (n_docs, bands) uint64 band keys, for a whole batch at once: the
+    polynomial of the band's `rows` values (mod 2^64), started from the band index so equal values in
+    different bands never share a key, finished with MurmurHash3's fmix64."""
+    sig = np.asarray(signatures)[:, :bands * rows].astype(np.uint64).reshape(len(signatures), bands, rows)
+    with np.errstate(over="ignore"):
+        h = np.broadcast_to(np.arange(1, bands + 1, dtype=np.uint64), sig.shape[:2]).copy()
+        for j in range(rows):
+            h = h * POLY + sig[:, :, j]
+        return fmix64(h)

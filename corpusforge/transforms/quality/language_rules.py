@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from corpusforge.languages import DEFAULT_LANGUAGE, SKIPPED_WITHOUT_WORDS, word_segmenter
 from corpusforge.records import Document
+from corpusforge.transforms.base import with_measured
 
 STAGE_SKIPPED = "(stage)"  # the rule name recorded when a stage is off for a language
 
@@ -38,9 +39,12 @@ def mark_skipped(doc: Document, stage: str, skipped: list[str]) -> Document:
 def kept(doc: Document, stage: str, skipped: list[str], signals: dict, annotate_only: bool) -> Document:
     """The document a filter keeps: skips recorded and, in annotate-only mode, every signal the stage measured
     (as `<stage>_<signal>`, the names a would-be drop records), so a tuning run shows how close kept documents
-    are to each threshold."""
+    are to each threshold. In every mode the signals also ride on the copy for the pipeline's signal
+    histograms (`base.with_measured`; not written to kept/)."""
     out = mark_skipped(doc, stage, skipped)
-    if annotate_only and signals:
-        out = out if out is not doc else doc.with_text(doc.text)
+    if not signals:
+        return out
+    out = out if out is not doc else doc.with_text(doc.text)  # never modify the input element in place
+    if annotate_only:
         out.meta.update({f"{stage}_{k}": v for k, v in signals.items()})
-    return out
+    return with_measured(out, signals)

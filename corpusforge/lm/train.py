@@ -1,4 +1,4 @@
-"""`corpusforge train-lm`: train a SentencePiece + KenLM 5-gram model for CCNet perplexity filtering.
+"""Train a SentencePiece + KenLM 5-gram model for CCNet perplexity filtering.
 
     corpusforge train-lm --lang de --input data/lm_reference/de.jsonl --out models/demo_lm
 
@@ -15,6 +15,12 @@ Outputs in --out (CCNet's file names, so the directory is usable as CCNet's lm_s
   <lang>.sp.model, <lang>.sp.vocab, <lang>.arpa.bin (+ <lang>.arpa with --keep-arpa),
   <lang>.cutoffs.json, <lang>.model_card.json and <lang>.model_card.md (sizes, data hashes, held-out perplexity).
 
+Progress: every phase (reading, normalizing, SentencePiece, encoding, lmplz, build_binary, scoring) runs
+inside `progress(label, total, unit)`, a context manager with `each(items)` / `add(n)`. Pass
+corpusforge.pipelines.progress.Step for lines (a start line, done / total with rate and ETA or "running" every
+10 s, a finish line); the default, Silent, logs nothing. This module sits below pipelines/, so it takes the
+class as an argument rather than importing it.
+
 Determinism: SentencePiece is trained single-threaded with a fixed seed on the input in file order, and
 lmplz/build_binary are deterministic programs, so the same input and options give byte-identical
 <lang>.sp.model, <lang>.arpa, <lang>.arpa.bin and cutoffs on the same library versions; the model card also
@@ -22,7 +28,6 @@ records timings, which differ run to run.
 """
 from __future__ import annotations
 
-import argparse
 import gzip
 import hashlib
 import json
@@ -35,7 +40,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from corpusforge import storage
 from corpusforge.config import ConfigError
+from corpusforge.tokenizers.train import fit_sentencepiece
 from corpusforge.transforms.perplexity import (
     CUTOFFS_SUFFIX, SP_SUFFIX, doc_log_score, doc_perplexity, perplexity_from_scores, scoring_units,
 )
@@ -81,10 +88,34 @@ def find_kenlm_tool(name: str) -> str:
                       f"{default_kenlm_bin_dir()}); {BUILD_HINT}")
 
 
+class Silent:
+    """The default `progress` of this module's functions: the interface of pipelines.progress.Step, no lines."""
+
+    def __init__(self, label: str, total: int | None = None, unit: str = "documents"):
+        pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def add(self, n: int = 1) -> None:
+        pass
+
+    def each(self, items):
+        return items
+
+
 # ------------------------------------------------------------------------------------------ input
 def read_reference(paths: list[str], text_field: str = "text", lang_field: str | None = None,
-                   lang: str | None = None) -> list[str]:
+                   lang: str | None = None, progress=Silent) -> list[str]:
     """Texts from JSONL / JSONL.gz files (records with `text_field`) or plain .txt (one document per line)."""
+    with progress(f"train-lm{' ' + lang if lang else ''}: reading {len(paths)} file(s)", unit="records") as step:
+        return _read_reference(paths, text_field, lang_field, lang, step)
+
+
+def _read_reference(paths, text_field, lang_field, lang, step) -> list[str]:
     texts: list[str] = []
     for path in paths:
         p = Path(path)
@@ -96,8 +127,9 @@ def read_reference(paths: list[str], text_field: str = "text", lang_field: str |
         lines = raw.decode("utf-8").splitlines()
         if p.name.endswith((".txt", ".txt.gz")):
             texts += [line for line in lines if line.strip()]
+            step.add(len(lines))
             continue
-        for n, line in enumerate(lines, 1):
+        for n, line in enumerate(step.each(lines), 1):
             if not line.strip():
                 continue
             try:
@@ -134,21 +166,16 @@ def train_sentencepiece(lines: list[str], model_prefix: Path, vocab_size: int, c
                         model_type: str, seed: int) -> int:
     """Train SentencePiece into <prefix>.model/.vocab; returns the vocabulary size used (sized down to
     SentencePiece's reported maximum when the text is too small, as CCNet's Makefile retries smaller)."""
-    import io
-
     import sentencepiece as spm
 
     spm.set_random_generator_seed(seed)
     size = vocab_size
     for _ in range(3):
-        # model_writer rather than model_prefix: the prefix (a temp path) would be stored in the model bytes.
-        buf = io.BytesIO()
         try:
-            spm.SentencePieceTrainer.train(
-                sentence_iterator=iter(lines), model_writer=buf, vocab_size=size,
-                character_coverage=character_coverage, model_type=model_type, hard_vocab_limit=True,
-                num_threads=1, input_sentence_size=0, shuffle_input_sentence=False, minloglevel=2,
-            )
+            model = fit_sentencepiece(lines, {
+                "vocab_size": size, "character_coverage": character_coverage, "model_type": model_type,
+                "hard_vocab_limit": True, "num_threads": 1, "input_sentence_size": 0,
+                "shuffle_input_sentence": False})
         except RuntimeError as e:
             m = _VOCAB_TOO_HIGH.search(str(e))
             if not m:
@@ -156,8 +183,8 @@ def train_sentencepiece(lines: list[str], model_prefix: Path, vocab_size: int, c
             size = int(m.group(2))
             log.info("reference too small for vocab %d; SentencePiece allows at most %d, retrying", vocab_size, size)
             continue
-        Path(str(model_prefix) + ".model").write_bytes(buf.getvalue())
-        sp = spm.SentencePieceProcessor(model_proto=buf.getvalue())
+        Path(str(model_prefix) + ".model").write_bytes(model)
+        sp = spm.SentencePieceProcessor(model_proto=model)
         with open(str(model_prefix) + ".vocab", "w", encoding="utf-8") as f:
             for i in range(sp.get_piece_size()):  # spm_train's .vocab format: piece TAB score
                 f.write(f"{sp.id_to_piece(i)}\t{sp.get_score(i):g}\n")
@@ -202,20 +229,17 @@ def percentiles(values: list[float]) -> dict[str, float]:
     return {str(p): round(float(np.percentile(arr, p)), 4) for p in range(101)}
 
 
-def sha256_bytes(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
 def train_language_model(lang: str, texts: list[str], out_dir: str | os.PathLike, *, vocab_size: int = DEFAULT_VOCAB_SIZE,
                          character_coverage: float = DEFAULT_CHARACTER_COVERAGE, model_type: str = "unigram",
                          order: int = DEFAULT_ORDER, heldout_fraction: float = 0.1, min_heldout_docs: int = 20,
                          seed: int = 0, memory: str = "512M", scoring: str = "lines", keep_arpa: bool = False,
                          inputs: list[str] | None = None, cutoff_texts: list[str] | None = None,
-                         cutoff_inputs: list[str] | None = None) -> dict:
+                         cutoff_inputs: list[str] | None = None, progress=Silent) -> dict:
     """Train `<lang>.sp.model` + `<lang>.arpa.bin`, write cutoffs and the model card; returns the card.
 
     Cutoffs are percentiles of held-out reference perplexities, or of `cutoff_texts` when given (CCNet took
     them from a sample of the crawl being filtered, so that 30/30/40 % of it fall in head/middle/tail).
+    `progress`: see the module docstring (pipelines.progress.Step for lines, Silent for none).
     """
     import kenlm
     import sentencepiece as spm
@@ -229,7 +253,8 @@ def train_language_model(lang: str, texts: list[str], out_dir: str | os.PathLike
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.time()
     train, heldout = split_heldout(texts, heldout_fraction, min_heldout_docs, seed)
-    units = [u for t in train for u in scoring_units(t, scoring)]
+    with progress(f"train-lm {lang}: normalizing training documents", total=len(train)) as step:
+        units = [u for t in step.each(train) for u in scoring_units(t, scoring)]
     if not units:
         raise ConfigError(f"the reference for {lang!r} has no text left after normalization")
     training_text = ("\n".join(units) + "\n").encode("utf-8")
@@ -244,34 +269,42 @@ def train_language_model(lang: str, texts: list[str], out_dir: str | os.PathLike
     with tempfile.TemporaryDirectory(prefix=f"train-lm-{lang}-", dir=out) as tmp:
         tmp_dir = Path(tmp)
         sp_prefix = tmp_dir / f"{lang}.sp"
-        used_vocab = train_sentencepiece(units, sp_prefix, vocab_size, character_coverage, model_type, seed)
+        # SentencePiece, lmplz and build_binary report nothing while they run: their steps log "running".
+        with progress(f"train-lm {lang}: SentencePiece on {len(units):,} lines"):
+            used_vocab = train_sentencepiece(units, sp_prefix, vocab_size, character_coverage, model_type, seed)
         t_sp = time.time()
         sp = spm.SentencePieceProcessor()
         sp.Load(str(sp_prefix) + ".model")
         pieces_file = tmp_dir / "pieces.txt"
-        with open(pieces_file, "w", encoding="utf-8") as f:
-            for u in units:
+        with open(pieces_file, "w", encoding="utf-8") as f, \
+                progress(f"train-lm {lang}: encoding into pieces", total=len(units), unit="lines") as step:
+            for u in step.each(units):
                 f.write(" ".join(sp.encode_as_pieces(u)) + "\n")
         arpa = tmp_dir / f"{lang}.arpa"
-        lmplz_cmd = run_lmplz(pieces_file, arpa, order, memory, used_vocab, tmp_dir)
+        with progress(f"train-lm {lang}: lmplz (order {order})"):
+            lmplz_cmd = run_lmplz(pieces_file, arpa, order, memory, used_vocab, tmp_dir)
         binary = tmp_dir / f"{lang}.arpa.bin"
-        run_build_binary(arpa, binary)
+        with progress(f"train-lm {lang}: build_binary"):
+            run_build_binary(arpa, binary)
         t_lm = time.time()
         ngram_counts = arpa_ngram_counts(arpa)
 
         lm = kenlm.Model(str(binary))
         held_ppl, held_log, held_len = [], 0.0, 0
-        for t in heldout:
-            lp, n = doc_log_score(lm, sp, t, scoring)
-            if n:
-                held_ppl.append(perplexity_from_scores(lp, n))
-                held_log += lp
-                held_len += n
+        with progress(f"train-lm {lang}: scoring held-out documents", total=len(heldout)) as step:
+            for t in step.each(heldout):
+                lp, n = doc_log_score(lm, sp, t, scoring)
+                if n:
+                    held_ppl.append(perplexity_from_scores(lp, n))
+                    held_log += lp
+                    held_len += n
         if not held_ppl:
             raise ConfigError(f"no held-out document of {lang!r} has text to score")
         cutoff_ppl = held_ppl
         if cutoff_texts is not None:
-            cutoff_ppl = [p for p in (doc_perplexity(lm, sp, t, scoring) for t in cutoff_texts) if p is not None]
+            with progress(f"train-lm {lang}: scoring --cutoff-input documents", total=len(cutoff_texts)) as step:
+                cutoff_ppl = [p for p in (doc_perplexity(lm, sp, t, scoring) for t in step.each(cutoff_texts))
+                              if p is not None]
             if not cutoff_ppl:
                 raise ConfigError(f"--cutoff-input has no {lang!r} document with text to score")
         del lm
@@ -282,7 +315,7 @@ def train_language_model(lang: str, texts: list[str], out_dir: str | os.PathLike
         if keep_arpa:
             finals[f"{lang}.arpa"] = arpa
         for name, src in finals.items():
-            os.replace(src, out / name)
+            storage.replace(str(src), str(out / name))
     if not keep_arpa and (out / f"{lang}.arpa").exists():
         (out / f"{lang}.arpa").unlink()  # a stale ARPA from an earlier run would shadow nothing but confuse
 
@@ -296,7 +329,7 @@ def train_language_model(lang: str, texts: list[str], out_dir: str | os.PathLike
         "documents": len(cutoff_ppl),
         "percentiles": percentiles(cutoff_ppl),
     }
-    _write_atomic(out / f"{lang}{CUTOFFS_SUFFIX}", (json.dumps(cutoffs, indent=1, sort_keys=True) + "\n").encode())
+    storage.write_bytes_atomic(out / f"{lang}{CUTOFFS_SUFFIX}", (json.dumps(cutoffs, indent=1, sort_keys=True) + "\n").encode())
 
     card = {
         "language": lang,
@@ -305,12 +338,12 @@ def train_language_model(lang: str, texts: list[str], out_dir: str | os.PathLike
         "training_words": n_words,
         "enough_training_text": n_words >= USEFUL_TRAINING_WORDS,
         "scoring": scoring,
-        "inputs": [{"path": p, "bytes": Path(p).stat().st_size, "sha256": sha256_bytes(Path(p).read_bytes())}
+        "inputs": [{"path": p, "bytes": Path(p).stat().st_size, "sha256": storage.sha256_bytes(Path(p).read_bytes())}
                    for p in (inputs or [])],
         "reference_docs": len(texts),
         "train_docs": len(train),
         "heldout_docs": len(heldout),
-        "training_text_sha256": sha256_bytes(training_text),
+        "training_text_sha256": storage.sha256_bytes(training_text),
         "training_text_bytes": len(training_text),
         "training_lines": len(units),
         "seed": seed,
@@ -319,7 +352,7 @@ def train_language_model(lang: str, texts: list[str], out_dir: str | os.PathLike
                           "character_coverage": character_coverage, "num_threads": 1,
                           "version": spm.__version__},
         "kenlm": {"order": order, "lmplz": lmplz_cmd, "ngram_counts": ngram_counts},
-        "files": {name: {"bytes": (out / name).stat().st_size, "sha256": sha256_bytes((out / name).read_bytes())}
+        "files": {name: {"bytes": (out / name).stat().st_size, "sha256": storage.sha256_bytes((out / name).read_bytes())}
                   for name in sorted(finals) + [f"{lang}{CUTOFFS_SUFFIX}"]},
         "heldout_perplexity": {
             "corpus": perplexity_from_scores(held_log, held_len),
@@ -330,8 +363,8 @@ def train_language_model(lang: str, texts: list[str], out_dir: str | os.PathLike
         "seconds": {"sentencepiece": round(t_sp - t0, 2), "kenlm": round(t_lm - t_sp, 2),
                     "total": round(time.time() - t0, 2)},
     }
-    _write_atomic(out / f"{lang}.model_card.json", (json.dumps(card, indent=1, sort_keys=True) + "\n").encode())
-    _write_atomic(out / f"{lang}.model_card.md", model_card_markdown(card).encode("utf-8"))
+    storage.write_bytes_atomic(out / f"{lang}.model_card.json", (json.dumps(card, indent=1, sort_keys=True) + "\n").encode())
+    storage.write_bytes_atomic(out / f"{lang}.model_card.md", model_card_markdown(card).encode("utf-8"))
     return card
 
 
@@ -361,56 +394,3 @@ def model_card_markdown(card: dict) -> str:
     ]
     lines += [f"| {name} | {f['bytes']} | `{f['sha256'][:16]}...` |" for name, f in card["files"].items()]
     return "\n".join(lines) + "\n"
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
-
-
-# -------------------------------------------------------------------------------------------- CLI
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--lang", required=True, help="language code; files are named <lang>.*")
-    parser.add_argument("--input", required=True, nargs="+", help="reference JSONL / JSONL.gz (or .txt, one doc a line)")
-    parser.add_argument("--out", required=True, help="output directory (the perplexity stage's models_dir)")
-    parser.add_argument("--text-field", default="text")
-    parser.add_argument("--lang-field", default=None, help="keep only records whose FIELD equals --lang (e.g. lang_hint)")
-    parser.add_argument("--vocab-size", type=int, default=DEFAULT_VOCAB_SIZE,
-                        help="SentencePiece vocabulary (CCNet: 65536; sized down for small references)")
-    parser.add_argument("--character-coverage", type=float, default=DEFAULT_CHARACTER_COVERAGE)
-    parser.add_argument("--model-type", choices=["unigram", "bpe"], default="unigram")
-    parser.add_argument("--order", type=int, default=DEFAULT_ORDER, help="KenLM n-gram order (at most 6)")
-    parser.add_argument("--heldout-fraction", type=float, default=0.1)
-    parser.add_argument("--min-heldout-docs", type=int, default=20)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--memory", default="512M", help="lmplz -S (sort memory), e.g. 512M, 4G, 10%%")
-    parser.add_argument("--scoring", choices=["lines", "document"], default="lines",
-                        help="must match perplexity.scoring of the runs that use the model")
-    parser.add_argument("--cutoff-input", nargs="+", default=None,
-                        help="JSONL sample of the corpus to filter: bucket cutoffs are its percentiles (as CCNet); "
-                             "default: the held-out part of the reference")
-    parser.add_argument("--keep-arpa", action="store_true", help="also keep the ARPA text model")
-
-
-def run(args: argparse.Namespace) -> int:
-    if not 2 <= args.order <= 6:
-        raise ConfigError(f"--order must be between 2 and 6 (KenLM is built with max order 6), got {args.order}")
-    if not 0.0 < args.heldout_fraction < 0.5:
-        raise ConfigError(f"--heldout-fraction must be in (0, 0.5), got {args.heldout_fraction}")
-    texts = read_reference(args.input, args.text_field, args.lang_field, args.lang)
-    cutoff_texts = None
-    if args.cutoff_input:
-        cutoff_texts = read_reference(args.cutoff_input, args.text_field, args.lang_field, args.lang)
-    card = train_language_model(
-        args.lang, texts, args.out, vocab_size=args.vocab_size, character_coverage=args.character_coverage,
-        model_type=args.model_type, order=args.order, heldout_fraction=args.heldout_fraction,
-        min_heldout_docs=args.min_heldout_docs, seed=args.seed, memory=args.memory, scoring=args.scoring,
-        keep_arpa=args.keep_arpa, inputs=list(args.input), cutoff_texts=cutoff_texts,
-        cutoff_inputs=args.cutoff_input,
-    )
-    hp = card["heldout_perplexity"]
-    print(f"{args.lang}: vocab {card['sentencepiece']['vocab_size']}, {card['train_docs']} train / "
-          f"{card['heldout_docs']} held-out docs, held-out perplexity {hp['corpus']} "
-          f"(cutoffs p30 {hp['head_cutoff_p30']}, p60 {hp['tail_cutoff_p60']}), {card['seconds']['total']}s -> {args.out}")
-    return 0

@@ -1,0 +1,1 @@
+"""The language models the perplexity stage scores with: SentencePiece + KenLM trained on reference text."""
