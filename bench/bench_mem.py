@@ -57,7 +57,7 @@ def main() -> None:
     ap.add_argument("--variants", default="mem,mem_eot,em,uap")
     args = ap.parse_args()
     from corpusforge.config import ProtectConfig, load_config
-    from corpusforge.pipelines.protect import protect
+    from corpusforge.unlearnable.protect import protect
 
     out = Path(args.out)
     shutil.rmtree(out, ignore_errors=True)

@@ -27,9 +27,9 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "train-tokenizer": ("corpusforge.commands.train_tokenizer", "Train a SentencePiece BPE tokenizer on a run's kept documents."),
     "eval-tokenizer": ("corpusforge.commands.eval_tokenizer", "Evaluate a tokenizer on held-out kept documents."),
     "tokenize": ("corpusforge.commands.tokenize", "Encode a run's kept documents into token shards."),
-    "protect": ("corpusforge.pipelines.protect", "Make photo-caption pairs unlearnable (MEM, EM or UAP)."),
-    "verify-protection": ("corpusforge.unlearnable.attack", "Train an attacker CLIP on pairs and measure retrieval."),
-    "make-image-benchmark": ("corpusforge.unlearnable.data", "Generate the offline image-caption benchmark set."),
+    "protect": ("corpusforge.commands.protect", "Make photo-caption pairs unlearnable (MEM, EM or UAP)."),
+    "verify-protection": ("corpusforge.commands.verify_protection", "Train an attacker CLIP on pairs and measure retrieval."),
+    "make-image-benchmark": ("corpusforge.commands.make_image_benchmark", "Generate the offline image-caption benchmark set."),
     "config": ("corpusforge.commands.config", "Print every config key with its default and help (--defaults)."),
 }
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
@@ -94,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
         if command is None and ({"--version", "-h", "--help"} & set(argv)):
             build_parser().parse_args(argv)  # prints and exits
         if command is not None:
-            from corpusforge.config_help import suggest_command
+            from corpusforge.config.help import suggest_command
 
             guess = suggest_command(command, SUBCOMMANDS)
             print(f"corpusforge: unknown command {command!r}" + (f" (did you mean {guess!r}?)" if guess else "")

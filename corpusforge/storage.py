@@ -139,12 +139,16 @@ def replace(src: str, dst: str) -> None:
 
 
 @contextlib.contextmanager
-def atomic_writer(path: str) -> Iterator[IO[bytes]]:
-    """A binary file that appears under `path` only when the block ends without an exception."""
+def atomic_writer(path: str | os.PathLike, durable: bool = False) -> Iterator[IO[bytes]]:
+    """A binary file that appears under `path` only when the block ends without an exception. `durable`:
+    fsync before the rename (checkpoints a resumed run trusts after a power loss; local files only)."""
     tmp = tmp_name(str(path))
     try:
         with open_write(tmp) as f:
             yield f
+            if durable and not is_remote(tmp):
+                f.flush()
+                os.fsync(f.fileno())
         replace(tmp, str(path))
     except BaseException:
         remove(tmp)

@@ -11,11 +11,12 @@ from PIL import Image
 
 from corpusforge.cli import main
 from corpusforge.config import ConfigError
-from corpusforge.unlearnable.attack import jpeg_reencode, verify_protection
+from corpusforge.unlearnable.attack import verify_protection
 from corpusforge.unlearnable.clip import (
     TensorPairs, build_clip, clip_loss, encode_batch, save_clip, train_clip,
 )
 from corpusforge.unlearnable.data import make_benchmark
+from corpusforge.unlearnable.robustness import jpeg_reencode
 
 torch.set_num_threads(1)
 
@@ -113,8 +114,8 @@ def test_train_clip_accepts_a_batch_callable_and_several_captions():
 def test_jpeg_reencode_changes_pixels_a_little():
     from skimage import data as skdata
 
-    img = Image.fromarray(skdata.astronaut()[::8, ::8].copy())
-    out = np.asarray(jpeg_reencode(img, 75)).astype(int)
+    img = skdata.astronaut()[::8, ::8].copy()
+    out = jpeg_reencode(img, 75).astype(int)
     diff = np.abs(out - np.asarray(img).astype(int))
     assert out.shape == (64, 64, 3) and 0 < diff.mean() < 20
 
@@ -158,3 +159,58 @@ def test_verify_protection_quarantines_bad_training_images(bench: Path, tmp_path
     assert q[0]["doc_id"] == "broken" and q[0]["error"].startswith("image_corrupt")
     with pytest.raises(ConfigError, match="jpeg-quality"):
         verify_protection(str(tmp_path / "train.jsonl"), str(bench), None, steps=1, jpeg_quality=0)
+
+
+def test_train_test_overlap_is_an_error_unless_allowed(bench: Path, tmp_path: Path):
+    # captions.jsonl holds every image, the test split too: retrieval would then measure memorization.
+    with pytest.raises(ConfigError, match="not held-out"):
+        verify_protection(str(bench / "captions.jsonl"), str(bench), None, steps=1, batch_size=4, progress=False)
+    assert main(["verify-protection", "--train", str(bench / "captions.jsonl"), "--test", str(bench), "--out",
+                 str(tmp_path / "o"), "--steps", "1", "--batch-size", "4", "--threads", "1"]) == 2
+    report = verify_protection(str(bench / "captions.jsonl"), str(bench), None, steps=1, batch_size=4,
+                               progress=False, allow_overlap=True)
+    assert report["train"]["id_overlap_with_test"] == 10
+
+
+def test_downscale_view_blurs_what_the_attacker_trains_on(bench: Path):
+    from corpusforge.unlearnable.attack import scraper_transform
+
+    img = Image.fromarray(np.asarray(Image.open(next((bench / "images").glob("*.png"))).convert("RGB")))
+    rng = np.random.default_rng(0)
+    noisy = Image.fromarray(np.clip(np.asarray(img).astype(int) + rng.integers(-8, 9, (64, 64, 3)), 0, 255)
+                            .astype(np.uint8))
+
+    def hf_energy(im):  # energy of the pixel-to-pixel differences: where +-8/255 noise lives
+        a = np.asarray(im).astype(float)
+        return float((np.diff(a, axis=0) ** 2).mean() + (np.diff(a, axis=1) ** 2).mean())
+
+    out = scraper_transform(None, False, downscale=0.5)(noisy)
+    assert out.size == noisy.size and hf_energy(out) < 0.6 * hf_energy(noisy)
+    with pytest.raises(ConfigError, match="downscale"):
+        verify_protection(str(bench), str(bench), None, steps=1, downscale=1.5)
+
+
+def test_limit_threads_never_exceeds_the_available_cores():
+    from corpusforge.unlearnable.clip import available_cores, limit_threads
+
+    before = torch.get_num_threads()
+    try:
+        cores = available_cores()
+        assert limit_threads(cores + 7) == cores and torch.get_num_threads() == cores
+        assert limit_threads(1) == 1 and torch.get_num_threads() == 1
+        assert limit_threads(None) == cores
+    finally:
+        torch.set_num_threads(before)
+
+
+def test_shipped_model_configs_match_the_documented_shapes():
+    """clip.py's docstring states the shipped architectures; build them and compare."""
+    import corpusforge.unlearnable.clip as clip_mod
+
+    tiny, _, _ = build_clip("cf-tiny", seed=0)
+    assert type(tiny.visual).__name__ == "VisionTransformer" and tiny.visual.patch_size == (8, 8)
+    assert len(tiny.visual.transformer.resblocks) == 2 and tiny.visual.transformer.width == 96
+    assert len(tiny.transformer.resblocks) == 2 and tiny.transformer.width == 96 and tiny.context_length == 32
+    assert "2 layers of width 96" in clip_mod.__doc__
+    rn, _, size = build_clip("cf-tiny-rn", seed=0)
+    assert type(rn.visual).__name__ == "ModifiedResNet" and size == 64 and rn.transformer.width == 96

@@ -17,7 +17,7 @@ import yaml
 from corpusforge import __version__
 from corpusforge.cli import main
 from corpusforge.config import CurateConfig, ProtectConfig, TokenizerTrainConfig
-from corpusforge.config_help import defaults_text
+from corpusforge.config.help import defaults_text
 
 ROOT = Path(__file__).resolve().parents[1]
 PROSE = ("The quick brown fox jumps over the lazy dog near the river bank. "
@@ -112,7 +112,7 @@ def test_input_limit_and_sample_rate(tmp_path, capsys):
 
 # ------------------------------------------------------------------------------------- config help
 def _walk(model, prefix=""):
-    from corpusforge.config_help import _nested_model
+    from corpusforge.config.help import _nested_model
 
     for name, field in model.model_fields.items():
         sub = _nested_model(field.annotation)

@@ -14,13 +14,14 @@ from open_clip.model import CLIP
 from PIL import Image
 from skimage import data as skdata
 
+from corpusforge.unlearnable.clip import clip_loss
 from corpusforge.unlearnable.mem import (
     MinMinProtector, WorkingSet, batches, beam_search_trigger, hotflip_candidates, pair_loss, pgd_update,
 )
 from corpusforge.unlearnable.robustness import diff_jpeg, jpeg_reencode
-from corpusforge.unlearnable.storage import ImageCache, Int8DeltaStore
+from corpusforge.unlearnable.run_state import ImageCache, Int8DeltaStore
 from corpusforge.unlearnable.surrogate import (
-    Surrogate, allowed_trigger_ids, contrastive_loss, protected_caption, trigger_text,
+    Surrogate, allowed_trigger_ids, protected_caption, trigger_text,
 )
 
 torch.set_num_threads(1)
@@ -98,7 +99,7 @@ def test_hotflip_picks_a_token_that_lowers_the_loss_and_ranks_high_by_brute_forc
         t = [list(r) for r in trig]
         t[row] = [tok]
         with torch.no_grad():
-            return float(contrastive_loss(img, s.encode_text(s.build_tokens(t, caps)), scale))
+            return float(clip_loss(img, s.encode_text(s.build_tokens(t, caps)), scale))
 
     captured = {}
 
@@ -109,7 +110,7 @@ def test_hotflip_picks_a_token_that_lowers_the_loss_and_ranks_high_by_brute_forc
     h = s.token_embedding.register_forward_hook(hook)
     txt = s.encode_text(s.build_tokens(trig, caps))
     h.remove()
-    grad, = torch.autograd.grad(contrastive_loss(img, txt, scale), captured["e"])
+    grad, = torch.autograd.grad(clip_loss(img, txt, scale), captured["e"])
     cand = hotflip_candidates(grad[row, 1:2], s.token_embedding.weight.detach(), pool, topk=10)
     best, best_loss, base_loss = beam_search_trigger(trig[row], cand, lambda ts: torch.tensor(
         [loss_with(t[0]) for t in ts]), beam_width=2)
@@ -178,6 +179,43 @@ def test_trigger_tokens_are_not_special_and_round_trip(tmp_path, photos):
         assert text.startswith(trigger_text(s.tokenizer, ids) + " ")
         # The protected caption is plain text: re-tokenizing it gives trigger ids then the caption's ids.
         assert s.tokenizer.encode(text) == ids + s.tokenizer.encode(caption)
+
+
+def test_triggers_use_none_of_the_captions_own_words(tmp_path, photos):
+    """A trigger such as "astronaut" or "left" repeats or contradicts real content: the set's caption
+    vocabulary is taken out of the HotFlip candidates (exclude_caption_vocab, on by default)."""
+    s = tiny_surrogate()
+    p, state, store, work = run_protector(tmp_path, photos, cfg(rounds=2, trigger_rounds=2), surrogate=s)
+    caption_ids = {t for caps in work.captions for cap in caps for t in cap}
+    astronaut = s.tokenizer.encode("astronaut")
+    assert len(astronaut) == 1 and astronaut[0] in caption_ids
+    assert not caption_ids & set(p.allowed.tolist())
+    assert not caption_ids & set(state.triggers.flatten().tolist())
+    full = allowed_trigger_ids(s.tokenizer, s.vocab_limit)
+    assert astronaut[0] in set(full.tolist())  # it is a valid trigger token otherwise
+    off = MinMinProtector(cfg(exclude_caption_vocab=False), s, work, store, tmp_path / "off", run_key="off")
+    assert torch.equal(off.allowed, full)
+
+
+def test_noise_pass_draws_new_caption_pairings_at_every_pgd_step(tmp_path, photos):
+    """As the official MEM code: each PGD step shuffles the captions anew while triggers stay with their
+    images, so the noise cannot fit one caption pairing."""
+    s = tiny_surrogate()
+    work = make_work(tmp_path, photos, s)
+    store = Int8DeltaStore(tmp_path, work.n, SIZE)
+    p = MinMinProtector(cfg(), s, work, store, tmp_path, run_key="t")
+    p.init_triggers()
+    idx = torch.arange(work.n)
+    g = torch.Generator().manual_seed(0)
+    draws = [p._noise_captions(idx, g) for _ in range(4)]
+    own = [set(map(tuple, caps)) for caps in work.captions]
+    pairings = []
+    for caps in draws:
+        owner = [next(i for i, o in enumerate(own) if tuple(c) in o) for c in caps]
+        assert sorted(owner) == list(range(work.n))  # a permutation of the batch's captions
+        pairings.append(tuple(owner))
+    assert len(set(pairings)) == 4  # a new pairing at every step
+    assert any(o != tuple(range(work.n)) for o in pairings)
 
 
 def test_shared_trigger_groups_give_one_trigger_per_cluster(tmp_path, photos):

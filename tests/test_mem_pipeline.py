@@ -13,7 +13,7 @@ from skimage import data as skdata
 
 from corpusforge.cli import main
 from corpusforge.config import ConfigError, ProtectConfig, load_config
-from corpusforge.pipelines.protect import protect
+from corpusforge.unlearnable.protect import protect
 
 torch.set_num_threads(1)
 
@@ -52,7 +52,8 @@ def config(pairs, out, **kw):
 
 def test_protect_end_to_end(pairs, tmp_path):
     out = tmp_path / "run"
-    rc = main(["protect", "--config", "configs/protect.yaml", "--input", str(pairs / "train.jsonl"),
+    # --input may name the folder holding the captions file (this crashed hashing the folder for the manifest).
+    rc = main(["protect", "--config", "configs/protect.yaml", "--input", str(pairs),
                "--output", str(out), "--set", "rounds=2", "--set", "surrogate_steps=4", "--set", "pgd_steps=2",
                "--set", "trigger_rounds=1", "--set", "hotflip_topk=4", "--set", "num_threads=1"])
     assert rc == 0
@@ -87,6 +88,7 @@ def test_protect_end_to_end(pairs, tmp_path):
     assert html.count("data:image/png;base64,") == 3
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["command"] == "protect" and manifest["inputs"][0]["sha256"]
+    assert manifest["inputs"][0]["path"].endswith("train.jsonl")
     assert (out / "_SUCCESS").exists()
     # Checkpoints (image cache, int8 noise) are removed once the run is complete; the outputs stay.
     assert not (out / "_work").exists()
@@ -111,3 +113,45 @@ def test_interrupted_run_resumes_to_the_same_bytes(pairs, tmp_path):
     for name, *_ in PHOTOS:
         assert (full / "images" / f"{name}.png").read_bytes() == (cut / "images" / f"{name}.png").read_bytes()
     assert (full / "captions.jsonl").read_bytes() == (cut / "captions.jsonl").read_bytes()
+
+
+def test_too_few_usable_pairs_names_the_file_with_the_errors(pairs, tmp_path):
+    rows = [json.dumps({"id": "cat", "image": str(pairs / "img" / "cat.jpg"), "caption": "a cat"}),
+            json.dumps({"id": "broken", "image": str(pairs / "img" / "broken.jpg"), "caption": "nothing"}),
+            json.dumps({"id": "gone", "image": str(pairs / "img" / "missing.jpg"), "caption": "not there"})]
+    (tmp_path / "few.jsonl").write_text("\n".join(rows) + "\n")
+    out = tmp_path / "run"
+    c = load_config("configs/protect.yaml", [f"input.paths=[{tmp_path / 'few.jsonl'}]", f"output.dir={out}",
+                                             "num_threads=1"], model=ProtectConfig)
+    with pytest.raises(ConfigError, match="quarantine.jsonl") as err:
+        protect(c)
+    qfile = out / "quarantine" / "quarantine.jsonl"
+    assert str(qfile) in str(err.value)
+    errors = {json.loads(line)["doc_id"]: json.loads(line)["error"] for line in qfile.open()}
+    assert set(errors) == {"broken", "gone"} and all(e.startswith("image_") for e in errors.values())
+
+
+def test_noise_at_higher_resolution_leaves_no_block_grid(tmp_path):
+    """A 512 px photo protected by a 64 px noise (the model's input) shows the upsampling grid: the
+    difference map's curvature piles up at one phase of the 8 px period. Optimized at 256 px (noise_size)
+    and seen by the surrogate through an antialiased downsample, it does not."""
+    d = tmp_path / "big"
+    d.mkdir()
+    rows = []
+    for name, f in (("astronaut", skdata.astronaut), ("coffee", skdata.coffee), ("cat", skdata.chelsea)):
+        Image.fromarray(f()).convert("RGB").resize((512, 512), Image.BICUBIC).save(d / f"{name}.png")
+        rows.append(json.dumps({"id": name, "image": f"{name}.png", "caption": f"a photo of a {name}"}))
+    (d / "captions.jsonl").write_text("\n".join(rows) + "\n")
+    scores = {}
+    for noise_size in (64, 256):
+        c = load_config("configs/protect.yaml", [
+            f"input.paths=[{d / 'captions.jsonl'}]", f"output.dir={tmp_path / str(noise_size)}", "rounds=1",
+            "surrogate_steps=1", "pgd_steps=8", "trigger_rounds=0", "num_threads=1", "eot.enabled=false",
+            f"noise_size={noise_size}"], model=ProtectConfig)
+        protect(c)
+        report = json.loads((tmp_path / str(noise_size) / "report.json").read_text())
+        assert report["noise_size"] == noise_size and report["surrogate_image_size"] == 64
+        assert report["summary"]["max_abs_diff_255"] <= 8
+        scores[noise_size] = report["summary"]["block_score_max"]
+    assert scores[64] > 1.4  # measured 1.69: the 8 px grid of a bilinearly upsampled 64 px noise
+    assert scores[256] < 1.15  # measured 1.00: no structure at the 2 px period of the 256 px noise

@@ -6,6 +6,16 @@ import argparse
 from corpusforge.config import ConfigError, RunnerConfig, load_config
 
 
+def add_config_arguments(parser: argparse.ArgumentParser, example_config: str, example_set: str,
+                         required: bool = True) -> None:
+    """--config YAML and repeatable --set key=value, as every config-driven command takes them."""
+    parser.add_argument("--config", required=required, default=None if required else example_config,
+                        help=f"YAML config (e.g. {example_config})" if required else
+                        f"YAML config (default: {example_config})")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help=f"override a config key, e.g. --set {example_set} (repeatable)")
+
+
 def add_runner_arguments(parser: argparse.ArgumentParser) -> None:
     g = parser.add_argument_group("Beam runner")
     g.add_argument("--runner-config", metavar="YAML",

@@ -1,9 +1,9 @@
-"""`corpusforge config --defaults [COMMAND]`: every config key with its default and help (corpusforge.config_help)."""
+"""`corpusforge config --defaults [COMMAND]`: every config key with its default and help (corpusforge.config.help)."""
 from __future__ import annotations
 
 import argparse
 
-from corpusforge.config_help import MODELS, defaults_text
+from corpusforge.config.help import MODELS, defaults_text
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -4,14 +4,13 @@ from __future__ import annotations
 import argparse
 import sys
 
+from corpusforge.commands.common import add_config_arguments
 from corpusforge.config import load_config
 from corpusforge.pipelines.curate import input_problems, run_curate
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", required=True, help="YAML run config (e.g. configs/local.yaml)")
-    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                        help="override a config key, e.g. --set output.dir=runs/x --set langid.threshold=0.5")
+    add_config_arguments(parser, "configs/local.yaml", "output.dir=runs/x --set langid.threshold=0.5")
     parser.add_argument("--allow-bad-input", action="store_true",
                         help="exit 0 even when most records could not be read or nothing was kept "
                              "(see input.max_quarantined_share)")

@@ -3,14 +3,13 @@ from __future__ import annotations
 
 import argparse
 
+from corpusforge.commands.common import add_config_arguments
 from corpusforge.config import RefreshConfig, load_config
 from corpusforge.pipelines.refresh import run_refresh
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", required=True, help="YAML refresh config (e.g. configs/refresh.yaml)")
-    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                        help="override a config key, e.g. --set state_dir=gs://bucket/state")
+    add_config_arguments(parser, "configs/refresh.yaml", "state_dir=gs://bucket/state")
 
 
 def run(args) -> int:

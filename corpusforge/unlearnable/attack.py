@@ -1,4 +1,4 @@
-"""`corpusforge verify-protection`: does protection stop a CLIP from learning the pairs?
+"""Does protection stop a CLIP from learning the pairs? The library behind `corpusforge verify-protection`.
 
 Plays the scraper: reads image-caption pairs from files on disk (PNG/JPEG + captions file, exactly what a
 crawler would download), optionally JPEG re-encodes or grayscales the images first (cheap counter-measures),
@@ -12,16 +12,14 @@ chance levels), quarantine/train.jsonl and quarantine/test.jsonl, and attacker.p
 """
 from __future__ import annotations
 
-import argparse
-import io
 import json
 import logging
-import os
 import time
 from pathlib import Path
 
 import numpy as np
 
+from corpusforge import storage
 from corpusforge.config import ConfigError
 from corpusforge.unlearnable.data import DEFAULT_MAX_PIXELS, ImagePair, load_pairs, resolve_source, write_quarantine
 
@@ -43,39 +41,39 @@ def _split_file(source: str, role: str) -> str:
     return str(resolve_source(p))
 
 
-def jpeg_reencode(img, quality: int):
-    """PIL RGB -> the same image after a JPEG round trip at `quality` (Pillow's libjpeg, 4:2:0 subsampling)."""
+def scraper_transform(jpeg_quality: int | None, grayscale: bool, downscale: float | None = None):
+    """The counter-measure a scraper may apply to each downloaded image, or None: grayscale, then a
+    downscale-then-upscale by `downscale` (bicubic, antialiased: a thumbnailing pass that blurs fine noise),
+    then a JPEG re-encode."""
+    if not jpeg_quality and not grayscale and not downscale:
+        return None
+
     from PIL import Image
 
-    buf = io.BytesIO()
-    img.save(buf, format="JPEG", quality=int(quality))
-    buf.seek(0)
-    with Image.open(buf) as im:
-        return im.convert("RGB")
-
-
-def scraper_transform(jpeg_quality: int | None, grayscale: bool):
-    """The counter-measure a scraper may apply to each downloaded image, or None."""
-    if not jpeg_quality and not grayscale:
-        return None
+    from corpusforge.unlearnable.robustness import jpeg_reencode
 
     def transform(img):
         if grayscale:
             img = img.convert("L").convert("RGB")
+        if downscale:
+            w, h = img.size
+            small = img.resize((max(1, round(w * downscale)), max(1, round(h * downscale))), Image.BICUBIC,
+                               reducing_gap=None)
+            img = small.resize((w, h), Image.BICUBIC)
         if jpeg_quality:
-            img = jpeg_reencode(img, jpeg_quality)
+            img = Image.fromarray(jpeg_reencode(np.asarray(img.convert("RGB")), jpeg_quality))
         return img
 
     return transform
 
 
 def load_split(source: str, role: str, size: int, max_pixels: int, jpeg_quality: int | None = None,
-               grayscale: bool = False):
+               grayscale: bool = False, downscale: float | None = None):
     """Read pairs for training or testing, images decoded and resized to `size`; a counter-measure is applied
     at the image's stored resolution (what the scraper re-encodes), before the resize."""
     path = _split_file(source, role)
     loaded = load_pairs(path, max_pixels=max_pixels, decode=True, size=size,
-                        transform=scraper_transform(jpeg_quality, grayscale))
+                        transform=scraper_transform(jpeg_quality, grayscale, downscale))
     return path, loaded
 
 
@@ -119,10 +117,13 @@ def evaluate(model, tokenizer, pairs: list[ImagePair]) -> dict:
 def verify_protection(train: str, test: str, out: str | None = None, model: str = "cf-tiny",
                       steps: int = DEFAULT_STEPS, batch_size: int = DEFAULT_BATCH, lr: float = DEFAULT_LR,
                       init_checkpoint: str | None = None, jpeg_quality: int | None = None, grayscale: bool = False,
+                      downscale: float | None = None,
                       seed: int = 0, augment: str = "none", max_pixels: int = DEFAULT_MAX_PIXELS,
-                      threads: int | None = None, save_model: bool = False, progress: bool = True) -> dict:
+                      threads: int | None = None, save_model: bool = False, progress: bool = True,
+                      allow_overlap: bool = False) -> dict:
     """Train an attacker CLIP on `train` pairs and report clean retrieval on `test`. Returns the metrics dict
-    (also written to out/metrics.json when `out` is given)."""
+    (also written to out/metrics.json when `out` is given). Image ids in both splits are a ConfigError unless
+    `allow_overlap`."""
     import torch
 
     from corpusforge.unlearnable.clip import TensorPairs, build_clip, save_clip, set_determinism, train_clip
@@ -131,19 +132,27 @@ def verify_protection(train: str, test: str, out: str | None = None, model: str 
         raise ConfigError(f"--steps must be >= 0, got {steps}")
     if jpeg_quality is not None and not 1 <= jpeg_quality <= 100:
         raise ConfigError(f"--jpeg-quality must be in 1..100, got {jpeg_quality}")
+    if downscale is not None and not 0.0 < downscale < 1.0:
+        raise ConfigError(f"--downscale must be in (0, 1), got {downscale}")
     t0 = time.perf_counter()
     set_determinism(seed, threads)
     clip, tokenizer, size = build_clip(model, init_checkpoint, "cpu", seed)
-    train_path, tr = load_split(train, "train", size, max_pixels, jpeg_quality, grayscale)
+    train_path, tr = load_split(train, "train", size, max_pixels, jpeg_quality, grayscale, downscale)
     test_path, te = load_split(test, "test", size, max_pixels)
     if not tr.pairs:
         raise ConfigError(f"no usable training pair in {train_path} ({len(tr.quarantined)} quarantined)")
     if not te.pairs:
         raise ConfigError(f"no usable test pair in {test_path} ({len(te.quarantined)} quarantined)")
     overlap = sorted({p.image_id for p in tr.pairs} & {p.image_id for p in te.pairs})
-    if overlap and Path(train_path).resolve() != Path(test_path).resolve():
-        log.warning("%d image ids appear in both train and test (e.g. %s): retrieval is then not held-out",
-                    len(overlap), overlap[:3])
+    if overlap and not allow_overlap:
+        # Retrieval on images the attacker trained on measures memorization, not what it learned: a number
+        # that looks like "protection failed" (or worked) for the wrong reason.
+        raise ConfigError(f"{len(overlap)} image ids appear in both the training pairs ({train_path}) and the test "
+                          f"pairs ({test_path}), e.g. {overlap[:3]}: the test is then not held-out. Use a disjoint "
+                          f"test split, or --allow-overlap to measure anyway")
+    if overlap:
+        log.warning("%d image ids appear in both train and test (allowed by --allow-overlap): retrieval is not "
+                    "held-out", len(overlap))
     log.info("attacker %s: %d train pairs (%d quarantined), %d test pairs; loading took %.1fs", model,
              len(tr.pairs), len(tr.quarantined), len(te.pairs), time.perf_counter() - t0)
     images, tokens, owner = pairs_to_tensors(tr.pairs, tokenizer)
@@ -158,7 +167,7 @@ def verify_protection(train: str, test: str, out: str | None = None, model: str 
     report = {
         "config": {"train": str(train_path), "test": str(test_path), "model": model, "steps": steps,
                    "batch_size": batch_size, "lr": lr, "init_checkpoint": init_checkpoint,
-                   "jpeg_quality": jpeg_quality, "grayscale": grayscale, "seed": seed, "augment": augment,
+                   "jpeg_quality": jpeg_quality, "grayscale": grayscale, "downscale": downscale, "seed": seed, "augment": augment,
                    "image_size": size, "threads": torch.get_num_threads()},
         "train": {"pairs": len(tr.pairs), "captions": int(len(tokens)), "quarantined": len(tr.quarantined),
                   "rows_read": tr.rows_read, "seconds": round(train_seconds, 2),
@@ -175,9 +184,7 @@ def verify_protection(train: str, test: str, out: str | None = None, model: str 
         write_quarantine(outp / "quarantine" / "test.jsonl", te.quarantined)
         if save_model:
             save_clip(clip, outp / "attacker.pt")
-        tmp = outp / "metrics.json.tmp"
-        tmp.write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")
-        os.replace(tmp, outp / "metrics.json")
+        storage.write_text_atomic(outp / "metrics.json", json.dumps(report, indent=2, sort_keys=True) + "\n")
     return report
 
 
@@ -195,39 +202,3 @@ def format_table(report: dict) -> str:
                  f"text->image {m['R@1_over_chance']['t2i']:.1f}x  "
                  f"({m['n_images']} test images, {m['n_texts']} captions)")
     return "\n".join(lines)
-
-
-# ------------------------------------------------------------------------------------------ CLI
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--train", required=True,
-                        help="training pairs: a folder with captions.jsonl/.csv (a protect run dir, or a benchmark "
-                             "folder: its train.jsonl is used), a captions file, or Parquet with image bytes")
-    parser.add_argument("--test", required=True, help="clean held-out pairs (benchmark folder: its test.jsonl)")
-    parser.add_argument("--out", required=True, help="output folder for metrics.json")
-    parser.add_argument("--model", default="cf-tiny",
-                        help="attacker architecture: cf-tiny, cf-small-rn or any open_clip name (random init)")
-    parser.add_argument("--steps", type=int, default=DEFAULT_STEPS)
-    parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH)
-    parser.add_argument("--lr", type=float, default=DEFAULT_LR)
-    parser.add_argument("--init-checkpoint", default=None, help="local weights to fine-tune from (never downloaded)")
-    parser.add_argument("--jpeg-quality", type=int, default=None,
-                        help="JPEG re-encode the training images at this quality first (e.g. 75)")
-    parser.add_argument("--grayscale", action="store_true", help="grayscale the training images first")
-    parser.add_argument("--augment", choices=["none", "shift"], default="none",
-                        help="training augmentation (shift: random translation up to 4 px; never flips)")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
-    parser.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS,
-                        help="quarantine images larger than this many pixels")
-    parser.add_argument("--save-model", action="store_true", help="also write the attacker weights (attacker.pt)")
-
-
-def run(args: argparse.Namespace) -> int:
-    report = verify_protection(args.train, args.test, args.out, model=args.model, steps=args.steps,
-                               batch_size=args.batch_size, lr=args.lr, init_checkpoint=args.init_checkpoint,
-                               jpeg_quality=args.jpeg_quality, grayscale=args.grayscale, seed=args.seed,
-                               augment=args.augment, max_pixels=args.max_pixels, threads=args.threads,
-                               save_model=args.save_model)
-    print(format_table(report))
-    print(f"metrics: {Path(args.out) / 'metrics.json'}")
-    return 0

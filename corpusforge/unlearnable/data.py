@@ -15,7 +15,6 @@ checkable. Same seed and backgrounds -> same bytes.
 """
 from __future__ import annotations
 
-import argparse
 import csv
 import hashlib
 import io
@@ -28,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
+from corpusforge import storage
 from corpusforge.config import ConfigError
 from corpusforge.records import Quarantined
 
@@ -328,13 +328,8 @@ def load_pairs(source: str | os.PathLike, *, image_root: str | None = None, max_
 
 def write_quarantine(path: str | os.PathLike, records: list[Quarantined]) -> None:
     """JSONL, one record a line, sorted by (source, line) so reruns give the same bytes."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
-        for q in sorted(records, key=lambda q: (q.source, q.line, q.error)):
-            f.write(q.to_json() + "\n")
-    os.replace(tmp, path)
+    storage.write_text_atomic(path, "".join(q.to_json() + "\n" for q in
+                                            sorted(records, key=lambda q: (q.source, q.line, q.error))))
 
 
 # ------------------------------------------------------------------------------------------ benchmark scenes
@@ -534,11 +529,7 @@ def sha256_file(path: str) -> str:
 
 
 def _write_jsonl(path: Path, rows: list[dict]) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
-        for r in rows:
-            f.write(json.dumps(r, sort_keys=True, ensure_ascii=False) + "\n")
-    os.replace(tmp, path)
+    storage.write_text_atomic(path, "".join(json.dumps(r, sort_keys=True, ensure_ascii=False) + "\n" for r in rows))
 
 
 def make_benchmark(out: str | os.PathLike, n: int = 3000, size: int = 64, seed: int = 0, test_size: int | None = None,
@@ -576,9 +567,7 @@ def make_benchmark(out: str | os.PathLike, n: int = 3000, size: int = 64, seed: 
         rel = f"images/{image_id}.png"
         buf = io.BytesIO()
         Image.fromarray(pixels).save(buf, format="PNG", optimize=False)
-        tmp = out / (rel + ".tmp")
-        tmp.write_bytes(buf.getvalue())
-        os.replace(tmp, out / rel)
+        storage.write_bytes_atomic(out / rel, buf.getvalue())
         rows.append({"id": image_id, "image": rel, "caption": scene_captions(groups), "objects": groups,
                      "background": names[b] if names[b].startswith("skimage:") else Path(names[b]).name})
         if (i + 1) % 500 == 0:
@@ -600,27 +589,3 @@ def make_benchmark(out: str | os.PathLike, n: int = 3000, size: int = 64, seed: 
     }
     (out / "benchmark.json").write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
     return summary
-
-
-# ------------------------------------------------------------------------------------------ CLI
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--out", required=True, help="output folder")
-    parser.add_argument("--n", type=int, default=3000, help="number of images (default 3000)")
-    parser.add_argument("--size", type=int, default=64, help="image side in pixels (default 64)")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--test-size", type=int, default=None, help="held-out images (default min(500, n/6))")
-    parser.add_argument("--wallpapers", default=str(DEFAULT_WALLPAPERS),
-                        help="folder of background photos from scripts/fetch_wallpapers.sh; 'none' to skip")
-    parser.add_argument("--no-skimage", action="store_true", help="do not use scikit-image's bundled photos")
-
-
-def run(args: argparse.Namespace) -> int:
-    wall = None if str(args.wallpapers).lower() == "none" else args.wallpapers
-    if wall and not Path(wall).is_dir():
-        log.warning("wallpaper folder %s not found (run scripts/fetch_wallpapers.sh); using scikit-image photos only",
-                    wall)
-    s = make_benchmark(args.out, n=args.n, size=args.size, seed=args.seed, test_size=args.test_size,
-                       wallpaper_dir=wall, use_skimage=not args.no_skimage)
-    print(f"wrote {s['n']} images ({s['train']} train / {s['test']} test, {s['size']}px, "
-          f"{len(s['backgrounds'])} background photos) to {args.out}")
-    return 0

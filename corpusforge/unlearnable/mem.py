@@ -6,8 +6,9 @@ learns the noise <-> trigger shortcut instead of the content. The loop alternate
 
 1. `surrogate_steps` training steps of the surrogate CLIP on the current protected pairs;
 2. a noise pass over the whole set: PGD with sign steps (`pgd_steps`, step `alpha`), projected to the
-   eps-ball and to valid pixels. Captions are shuffled within the batch while each trigger stays with its own
-   image, so the noise binds to the trigger, not to the caption;
+   eps-ball and to valid pixels. At every PGD step (as the official MEM code does) captions are drawn and
+   shuffled anew within the batch while each trigger stays with its own image, so the noise binds to the
+   trigger and cannot settle on any one caption;
 3. in the first `trigger_rounds` rounds, a trigger pass: HotFlip (Ebrahimi et al. 2018; as in Wallace et al.'s
    universal triggers) -- the gradient of the loss w.r.t. the trigger token embeddings, dotted with the
    embedding matrix, gives `hotflip_topk` candidate tokens per position; positions are searched left to
@@ -16,7 +17,8 @@ learns the noise <-> trigger shortcut instead of the content. The loop alternate
 
 Differences from the official code, on purpose: one noise and one trigger per image (not per caption row);
 trigger tokens are restricted to whole-word, non-special tokens that survive decode -> encode
-(`surrogate.allowed_trigger_ids`); noise lives in int8 memmaps (`storage.Int8DeltaStore`); every random draw
+(`surrogate.allowed_trigger_ids`) and, with `exclude_caption_vocab`, that occur in none of the set's captions
+(a trigger such as "blue" or "left" would otherwise contradict or repeat real content words); noise lives in int8 memmaps (`storage.Int8DeltaStore`); every random draw
 comes from a generator seeded by (seed, round, phase), so a resumed run equals an uninterrupted one.
 
 Baselines share the loop (`method`): `em` -- error-minimizing image noise only (Huang et al. 2021, adapted to
@@ -40,8 +42,9 @@ import torch
 
 from corpusforge.unlearnable.baselines import tap_targets, uses_trigger
 from corpusforge.unlearnable.robustness import eot_transform
-from corpusforge.unlearnable.storage import ImageCache, Int8DeltaStore, load_torch, save_torch_atomic
-from corpusforge.unlearnable.surrogate import Surrogate, allowed_trigger_ids, contrastive_loss
+from corpusforge.unlearnable.run_state import ImageCache, Int8DeltaStore, load_torch, save_torch_atomic
+from corpusforge.unlearnable.clip import MAX_LOGIT_SCALE, clip_loss
+from corpusforge.unlearnable.surrogate import Surrogate, allowed_trigger_ids
 
 log = logging.getLogger("corpusforge.protect")
 
@@ -177,6 +180,7 @@ class MinMinProtector:
         self.universal = self.method == "uap"
         params = [p for p in self.s.model.parameters() if p.requires_grad]
         self.opt = torch.optim.AdamW(params, lr=float(cfg.surrogate_lr), weight_decay=float(cfg.weight_decay))
+        self.allowed = self._trigger_vocabulary() if self.use_trigger else None
         self.state = LoopState()
         self.targets = None
         if self.method == "tap":
@@ -184,6 +188,16 @@ class MinMinProtector:
             self.targets = tap_targets(work.n, seeded_generator(cfg.seed, "tap_targets"))
 
     # -------------------------------------------------------------------------------- plumbing
+    def _trigger_vocabulary(self) -> torch.Tensor:
+        allowed = allowed_trigger_ids(self.s.tokenizer, self.s.vocab_limit)
+        if getattr(self.cfg, "exclude_caption_vocab", True):
+            used = {t for caps in self.work.captions for cap in caps for t in cap}
+            keep = torch.tensor([int(t) not in used for t in allowed.tolist()], dtype=torch.bool)
+            allowed = allowed[keep]
+        if allowed.numel() < self.k:
+            raise ValueError(f"only {allowed.numel()} tokens left for triggers of {self.k} tokens")
+        return allowed
+
     def _clean(self, idx: torch.Tensor) -> torch.Tensor:
         return self.work.images.read(idx.numpy()).to(self.s.device)
 
@@ -228,7 +242,7 @@ class MinMinProtector:
             order = {int(groups[i]): r for r, i in enumerate(sorted(first))}
             groups = torch.tensor([order[int(gid)] for gid in groups])
         n_groups = int(groups.max()) + 1
-        allowed = allowed_trigger_ids(self.s.tokenizer, self.s.vocab_limit)
+        allowed = self.allowed
         g = seeded_generator(self.cfg.seed, "trigger_init")
         trig = allowed[torch.randint(0, allowed.numel(), (n_groups, self.k), generator=g)]
         self.state.groups = groups.long()
@@ -245,15 +259,25 @@ class MinMinProtector:
             if not clean:
                 x = (x + self._delta(buf, idx)).clamp(0, 1)
             tokens = self.s.build_tokens(self._trigger_rows(idx) if not clean else None, self._pick_captions(idx, g))
-            loss = contrastive_loss(self.s.encode_image(x), self.s.encode_text(tokens), model.logit_scale.exp())
+            loss = clip_loss(self.s.encode_image(x), self.s.encode_text(tokens), model.logit_scale.exp())
             self.opt.zero_grad(set_to_none=True)
             loss.backward()
             self.opt.step()
             with torch.no_grad():  # open_clip's training loop clamps the temperature at 100
-                model.logit_scale.clamp_(0, math.log(100))
+                model.logit_scale.clamp_(0, math.log(MAX_LOGIT_SCALE))
             losses.append(float(loss.detach()))
         model.eval()
         return losses
+
+    def _noise_captions(self, idx: torch.Tensor, g: torch.Generator) -> list[list[int]]:
+        """The captions one PGD step pairs with the batch's images (and, for MEM, their own triggers)."""
+        if self.method == "mem":
+            caps = self._pick_captions(idx, g)
+            shuffle = torch.randperm(len(idx), generator=g)
+            return [caps[j] for j in shuffle.tolist()]  # trigger stays with its image, caption moves
+        if self.method == "tap":
+            return self._pick_captions(idx, g, source=self.targets[idx])
+        return self._pick_captions(idx, g)
 
     def noise_pass(self, r: int, src: str, dst: str) -> float:
         model = self.s.model
@@ -269,22 +293,15 @@ class MinMinProtector:
         try:
             for idx in batches(torch.randperm(self.work.n, generator=g), self.bs):
                 x = self._clean(idx)
-                if self.method == "mem":
-                    caps = self._pick_captions(idx, g)
-                    shuffle = torch.randperm(len(idx), generator=g)
-                    caps = [caps[j] for j in shuffle.tolist()]  # trigger stays with its image, caption moves
-                elif self.method == "tap":
-                    caps = self._pick_captions(idx, g, source=self.targets[idx])
-                else:
-                    caps = self._pick_captions(idx, g)
-                with torch.no_grad():
-                    txt = self.s.encode_text(self.s.build_tokens(self._trigger_rows(idx), caps))
                 delta = udelta.clone() if self.universal else self._delta(src, idx)
                 for _ in range(int(self.cfg.pgd_steps)):
+                    with torch.no_grad():  # new captions at every step: the noise must not fit one caption
+                        txt = self.s.encode_text(self.s.build_tokens(self._trigger_rows(idx),
+                                                                     self._noise_captions(idx, g)))
                     delta.requires_grad_(True)
                     xin = (x + delta).clamp(0, 1)
                     views = self._image_loss_input(xin, g)
-                    loss = sum(contrastive_loss(self.s.encode_image(v), txt, scale) for v in views) / len(views)
+                    loss = sum(clip_loss(self.s.encode_image(v), txt, scale) for v in views) / len(views)
                     grad, = torch.autograd.grad(loss, delta)
                     if self.universal:
                         # One delta for all images: keep every image valid by projecting against the batch.
@@ -310,7 +327,7 @@ class MinMinProtector:
         model = self.s.model
         model.eval()
         g = seeded_generator(self.cfg.seed, "trigger", r)
-        allowed = allowed_trigger_ids(self.s.tokenizer, self.s.vocab_limit).to(self.s.device)
+        allowed = self.allowed.to(self.s.device)
         emb_module = self.s.token_embedding
         scale = self.s.logit_scale().detach()
         before, after = [], []
@@ -333,13 +350,13 @@ class MinMinProtector:
                 txt = self.s.encode_text(tokens)
             finally:
                 handle.remove()
-            loss = contrastive_loss(img, txt, scale)
+            loss = clip_loss(img, txt, scale)
             grad, = torch.autograd.grad(loss, captured["emb"])
             grad = grad[:, 1:1 + self.k, :].detach()  # positions after <start_of_text>
             txt = txt.detach()
             embedding = emb_module.weight.detach()
             with torch.no_grad():
-                batch_before = float(contrastive_loss(img, txt, scale))
+                batch_before = float(clip_loss(img, txt, scale))
                 for gid in torch.unique(groups_b).tolist():  # sorted: deterministic order
                     rows = (groups_b == gid).nonzero().flatten()
                     cand = hotflip_candidates(grad[rows].sum(0), embedding, allowed, int(self.cfg.hotflip_topk))
@@ -352,7 +369,7 @@ class MinMinProtector:
                         for c in range(len(trigs)):
                             t = txt.clone()
                             t[rows] = feats[c]
-                            out.append(contrastive_loss(img, t, scale))
+                            out.append(clip_loss(img, t, scale))
                         return torch.stack(out).cpu()
 
                     best, _, _ = beam_search_trigger(self.state.triggers[gid].tolist(), cand.cpu(), score,
@@ -361,7 +378,7 @@ class MinMinProtector:
                     toks = self.s.build_tokens([best] * len(rows), row_caps)
                     txt[rows] = self.s.encode_text(toks)
                 before.append(batch_before)
-                after.append(float(contrastive_loss(img, txt, scale)))
+                after.append(float(clip_loss(img, txt, scale)))
         return float(np.mean(before)), float(np.mean(after))
 
     # -------------------------------------------------------------------------------- checkpoints
@@ -451,7 +468,7 @@ def pair_loss(surrogate: Surrogate, images: torch.Tensor, tokens: torch.Tensor, 
     for idx in batches(torch.arange(images.shape[0]), min(batch_size, images.shape[0])):
         img = surrogate.encode_image(images[idx])
         txt = surrogate.encode_text(tokens[idx])
-        losses.append(float(contrastive_loss(img, txt, surrogate.logit_scale())) * len(idx))
+        losses.append(float(clip_loss(img, txt, surrogate.logit_scale())) * len(idx))
         hits += int(((img @ txt.T).argmax(1) == torch.arange(len(idx), device=img.device)).sum())
         n += len(idx)
     return {"loss": sum(losses) / n, "i2t_top1": hits / n}

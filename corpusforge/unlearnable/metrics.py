@@ -139,3 +139,28 @@ def fidelity(references: list[np.ndarray], others: list[np.ndarray]) -> dict:
     return {"psnr": ps, "ssim": ss, "psnr_mean": float(np.mean(finite)) if finite else float("inf"),
             "psnr_min": float(np.min(finite)) if finite else float("inf"),
             "ssim_mean": float(np.mean(ss)) if ss else 1.0, "ssim_min": float(np.min(ss)) if ss else 1.0}
+
+
+def block_score(reference: np.ndarray, other: np.ndarray, period: float) -> float | None:
+    """How much of the difference map's structure sits at one phase of the upsampling period (the grid a
+    low-resolution noise leaves when scaled up by `period`). The curvature energy of the difference
+    (squared second differences along rows and along columns) is binned by each pixel's phase within the
+    period; the score is the fullest bin's mean over the mean of all bins, the larger of the two axes.
+    1.0: no structure at that period (noise made at full resolution); about period/2: every kink of the
+    difference lies on the grid (nearest or bilinear upsampling by an integer factor). None when period < 2."""
+    if period < 2:
+        return None
+    d = np.asarray(other, dtype=np.float64) - np.asarray(reference, dtype=np.float64)
+    if d.ndim == 2:
+        d = d[..., None]
+    bins = max(2, int(round(period)))
+    scores = []
+    for axis in (0, 1):
+        curv = np.diff(d, n=2, axis=axis) ** 2  # at pixel positions 1 .. n-2 along `axis`
+        energy = curv.sum(axis=tuple(a for a in range(curv.ndim) if a != axis))
+        pos = np.arange(1, d.shape[axis] - 1)
+        phase = np.floor(((pos + 0.5) / period % 1.0) * bins).astype(int) % bins
+        per_bin = np.bincount(phase, weights=energy, minlength=bins) / np.maximum(np.bincount(phase, minlength=bins), 1)
+        if per_bin.mean() > 0:
+            scores.append(float(per_bin.max() / per_bin.mean()))
+    return max(scores) if scores else 1.0

@@ -14,10 +14,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from corpusforge.unlearnable.clip import build_clip
-
-OPENAI_MEAN = (0.48145466, 0.4578275, 0.40821073)
-OPENAI_STD = (0.26862954, 0.26130258, 0.27577711)
+from corpusforge.unlearnable.clip import build_clip, encode_images, encode_texts, logit_scale
 
 
 @dataclass
@@ -28,25 +25,24 @@ class Surrogate:
     device: torch.device
 
     def __post_init__(self):
-        visual = getattr(self.model, "visual", None)
-        mean = getattr(visual, "image_mean", None) or OPENAI_MEAN
-        std = getattr(visual, "image_std", None) or OPENAI_STD
-        self.mean = torch.tensor(mean, device=self.device).view(1, 3, 1, 1)
-        self.std = torch.tensor(std, device=self.device).view(1, 3, 1, 1)
         self.context_length = int(getattr(self.model, "context_length", 77) or 77)
 
     # ---------------------------------------------------------------------------- encoders
     def encode_image(self, x01: torch.Tensor) -> torch.Tensor:
-        """[0,1] pixels (B,3,S,S) -> L2-normalized features."""
-        x = (x01.to(self.device) - self.mean) / self.std
-        return F.normalize(self.model.encode_image(x), dim=-1)
+        """[0,1] pixels (B,3,H,W) -> L2-normalized features. Noise may live at a higher working resolution than
+        the model's input; it is then downsampled here (bilinear with antialiasing, differentiable), so PGD
+        optimizes the full-resolution noise through the same kind of resize a scraper's loader applies."""
+        x = x01.to(self.device)
+        if x.shape[-1] != self.image_size or x.shape[-2] != self.image_size:
+            x = F.interpolate(x, size=(self.image_size, self.image_size), mode="bilinear", align_corners=False,
+                              antialias=True)
+        return encode_images(self.model, x)
 
     def encode_text(self, tokens: torch.Tensor) -> torch.Tensor:
-        return F.normalize(self.model.encode_text(tokens.to(self.device)), dim=-1)
+        return encode_texts(self.model, tokens)
 
     def logit_scale(self) -> torch.Tensor:
-        # open_clip clamps the learnable temperature at 100 during training; do the same when scoring.
-        return self.model.logit_scale.exp().clamp(max=100.0)
+        return logit_scale(self.model)
 
     @property
     def token_embedding(self) -> torch.nn.Embedding:
@@ -80,15 +76,6 @@ class Surrogate:
             row = [self.sot] + body + [self.eot]
             out[r, : len(row)] = torch.tensor(row, dtype=torch.long)
         return out
-
-
-def contrastive_loss(img: torch.Tensor, txt: torch.Tensor, logit_scale: torch.Tensor,
-                     reduction: str = "mean") -> torch.Tensor:
-    """Symmetric InfoNCE of CLIP (Radford et al. 2021) on normalized features; row i pairs image i, text i."""
-    logits = logit_scale * img @ txt.T
-    labels = torch.arange(img.shape[0], device=img.device)
-    per = (F.cross_entropy(logits, labels, reduction="none") + F.cross_entropy(logits.T, labels, reduction="none")) / 2
-    return per.mean() if reduction == "mean" else per
 
 
 def load_surrogate(model_name: str, checkpoint: str | None, device: str | torch.device, seed: int) -> Surrogate:

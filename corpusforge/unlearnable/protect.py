@@ -1,4 +1,4 @@
-"""`corpusforge protect`: make image-caption pairs unlearnable (MEM, or the EM/TAP/UAP baselines).
+"""Make image-caption pairs unlearnable (MEM, or the EM/TAP/UAP baselines): the library behind `corpusforge protect`.
 
 Run directory:
   images/<id>.png            protected images, same size as the inputs, within eps after 8-bit quantization
@@ -15,7 +15,6 @@ is not redone. A different config or input on an existing run dir is an error un
 """
 from __future__ import annotations
 
-import argparse
 import csv
 import hashlib
 import io
@@ -30,42 +29,17 @@ from pathlib import Path
 
 import numpy as np
 
-from corpusforge import __version__
-from corpusforge.config import ConfigError, ProtectConfig, load_config
+from corpusforge import __version__, storage
+from corpusforge.config import ConfigError, ProtectConfig
+from corpusforge.provenance import package_versions
+from corpusforge.storage import sha256_file, write_text_atomic
 
 log = logging.getLogger("corpusforge.protect")
 
 WORK = "_work"
 SUCCESS = "_SUCCESS"
 CACHE_META = "cache.json"
-
-
-# ------------------------------------------------------------------------------------------ CLI
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", default="configs/protect.yaml", help="YAML config (default: configs/protect.yaml)")
-    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                        help="override a config key, e.g. --set method=em --set rounds=5 (repeatable)")
-    parser.add_argument("--input", nargs="+", help="caption files (JSONL/CSV); overrides input.paths")
-    parser.add_argument("--output", help="run directory; overrides output.dir")
-    parser.add_argument("--method", choices=["mem", "em", "uap", "tap"], help="overrides method")
-    parser.add_argument("--overwrite", action="store_true", help="discard an existing run in the output dir")
-
-
-def run(args: argparse.Namespace) -> int:
-    overrides = list(args.overrides or [])
-    if args.input:
-        overrides.append("input.paths=" + json.dumps(args.input))
-    if args.output:
-        overrides.append(f"output.dir={json.dumps(args.output)}")
-    if args.method:
-        overrides.append(f"method={args.method}")
-    if args.overwrite:
-        overrides.append("output.overwrite=true")
-    cfg = load_config(args.config, overrides, model=ProtectConfig)
-    summary = protect(cfg)
-    print(f"protected {summary['protected']} of {summary['in']} pairs ({summary['quarantined']} quarantined)"
-          f" -> {cfg.output.dir}  report: {cfg.output.dir}/report.html")
-    return 0
+PACKAGES = ("torch", "torchvision", "open-clip-torch", "numpy", "pillow", "scikit-image")  # decide the outputs
 
 
 # ------------------------------------------------------------------------------------------ records
@@ -120,6 +94,24 @@ def _decode_image(path: str, max_pixels: int) -> np.ndarray:
     return np.asarray(data.decode_image(raw, max_pixels), dtype=np.uint8)
 
 
+def working_size(noise_size: int, model_size: int, records: list[PairRecord]) -> int:
+    """The square resolution the noise is optimized and stored at: `noise_size`, but never below the
+    surrogate's input (the surrogate must see every pixel it shapes) and never above the smallest image's larger
+    side (an upsampled noise on an image that was smaller would be wasted work). Image sizes come from the file
+    headers; unreadable files are skipped here and quarantined when decoded."""
+    from PIL import Image
+
+    sides = []
+    for r in records:
+        try:
+            with Image.open(r.image) as im:
+                sides.append(max(im.size))
+        except Exception:  # quarantined later, with the decode error
+            continue
+    cap = min(sides) if sides else model_size
+    return int(max(model_size, min(noise_size, cap)))
+
+
 def to_working(img: np.ndarray, size: int) -> np.ndarray:
     """HxWx3 uint8 -> 3xSxS uint8 with data.resize_square (whole image, no crop: the noise covers every pixel
     of the output; the same resize the attack harness uses)."""
@@ -162,16 +154,15 @@ def _resolve_device(name: str) -> str:
 
 def protect(cfg: ProtectConfig, stop_after_round: int | None = None) -> dict:
     """Run (or resume) protection. `stop_after_round` stops after that round's checkpoint (tests)."""
-    import torch
-
     from corpusforge.unlearnable.baselines import noise_rows
     from corpusforge.unlearnable.mem import MinMinProtector, WorkingSet
-    from corpusforge.unlearnable.storage import ImageCache, Int8DeltaStore, write_json
+    from corpusforge.unlearnable.run_state import ImageCache, Int8DeltaStore, write_json
     from corpusforge.unlearnable.surrogate import load_surrogate
 
+    from corpusforge.unlearnable.clip import limit_threads
+
     t_start = time.perf_counter()
-    if cfg.num_threads:
-        torch.set_num_threads(cfg.num_threads)
+    limit_threads(cfg.num_threads)
     out = Path(cfg.output.dir)
     work_dir = out / WORK
     records, quarantine, rows_read = _load_records(cfg)
@@ -194,7 +185,7 @@ def protect(cfg: ProtectConfig, stop_after_round: int | None = None) -> dict:
 
     device = _resolve_device(cfg.device)
     surrogate = load_surrogate(cfg.model, cfg.checkpoint, device, cfg.seed)
-    size = surrogate.image_size
+    size = working_size(cfg.noise_size, surrogate.image_size, records)
 
     # Working-resolution cache: decoded once; images that fail to decode are quarantined here.
     meta_path = work_dir / CACHE_META
@@ -220,8 +211,10 @@ def protect(cfg: ProtectConfig, stop_after_round: int | None = None) -> dict:
     valid = [by_id[i] for i in meta["valid"]]
     quarantine = list(quarantine) + meta["quarantined"]
     if len(valid) < 2:
+        qpath = _write_quarantine(out, quarantine)
         raise ConfigError(f"only {len(valid)} usable image-caption pairs (need at least 2); "
-                          f"see the errors in {out}/{WORK}/{CACHE_META}")
+                          f"{len(quarantine)} records quarantined ({_reason_counts(quarantine)}), "
+                          f"each with its error in {qpath}")
 
     work = WorkingSet(cache, [[surrogate.encode_caption(c) for c in r.captions] for r in valid])
     store = Int8DeltaStore(work_dir, noise_rows(cfg.method, len(valid)), size)
@@ -269,9 +262,8 @@ def apply_delta(orig: np.ndarray, delta_work) -> np.ndarray:
 def _save_png(img: np.ndarray, path: Path) -> None:
     from PIL import Image
 
-    tmp = path.with_name(path.name + ".tmp")
-    Image.fromarray(img).save(tmp, format="PNG", optimize=False)
-    os.replace(tmp, path)
+    with storage.atomic_writer(path) as f:
+        Image.fromarray(img).save(f, format="PNG", optimize=False)
 
 
 def _psnr_ssim(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
@@ -286,12 +278,14 @@ def write_outputs(cfg: ProtectConfig, out: Path, valid: list[PairRecord], quaran
 
     from corpusforge.unlearnable.baselines import METHODS, delta_row
     from corpusforge.unlearnable.mem import pair_loss
+    from corpusforge.unlearnable.metrics import block_score
+    from corpusforge.unlearnable.report import render_report_html
     from corpusforge.unlearnable.robustness import jpeg_reencode
-    from corpusforge.unlearnable.storage import write_json
+    from corpusforge.unlearnable.run_state import write_json
     from corpusforge.unlearnable.surrogate import protected_caption, trigger_text
 
     s, store = protector.s, protector.store
-    size = s.image_size
+    size = store.shape[-1]  # the working resolution the noise was optimized at
     images_dir = out / "images"
     images_dir.mkdir(parents=True, exist_ok=True)
     eps255 = int(round(cfg.eps * 255))
@@ -311,12 +305,15 @@ def write_outputs(cfg: ProtectConfig, out: Path, valid: list[PairRecord], quaran
         if back.shape != orig.shape or max_diff > eps255:
             raise RuntimeError(f"{name}: reloaded PNG differs from the input by {max_diff}/255 > eps; this is a bug")
         psnr, ssim = _psnr_ssim(orig, back)
+        period = max(orig.shape[:2]) / size  # how far the working-resolution noise was scaled up
+        blocks = block_score(orig, back, period)
         ids = state.triggers[state.groups[i]].tolist() if state.triggers is not None else []
         trig = trigger_text(s.tokenizer, ids)
         prot_caps = [protected_caption(s.tokenizer, ids, c) for c in rec.captions]
         per_image.append({"id": rec.id, "image": f"images/{name}", "width": int(orig.shape[1]),
                           "height": int(orig.shape[0]), "psnr": round(psnr, 4), "ssim": round(ssim, 6),
-                          "max_abs_diff_255": max_diff, "trigger": trig})
+                          "max_abs_diff_255": max_diff, "trigger": trig,
+                          "block_score": None if blocks is None else round(blocks, 4)})
         caption_rows.append({"id": rec.id, "image": f"images/{name}", "captions": prot_caps, "trigger": trig,
                              "original_captions": rec.captions})
         if i < n_eval:
@@ -342,7 +339,7 @@ def write_outputs(cfg: ProtectConfig, out: Path, valid: list[PairRecord], quaran
 
     # Captions: JSONL (one row per image) and CSV (one row per caption).
     if "jsonl" in cfg.output.caption_formats:
-        _write_text(out / "captions.jsonl", "".join(json.dumps(
+        write_text_atomic(out / "captions.jsonl", "".join(json.dumps(
             {"id": r["id"], "image": r["image"], "caption": r["captions"], "trigger": r["trigger"]},
             ensure_ascii=False, sort_keys=True) + "\n" for r in caption_rows))
     if "csv" in cfg.output.caption_formats:
@@ -352,10 +349,8 @@ def write_outputs(cfg: ProtectConfig, out: Path, valid: list[PairRecord], quaran
         for r in caption_rows:
             for j, c in enumerate(r["captions"]):
                 w.writerow([r["id"], r["image"], c, j, r["trigger"]])
-        _write_text(out / "captions.csv", buf.getvalue())
-    (out / "quarantine").mkdir(exist_ok=True)
-    _write_text(out / "quarantine" / "quarantine.jsonl",
-                "".join(json.dumps(q, sort_keys=True, ensure_ascii=False) + "\n" for q in quarantine))
+        write_text_atomic(out / "captions.csv", buf.getvalue())
+    _write_quarantine(out, quarantine)
 
     # Counted in image-caption records (rows naming the same id are merged into one record, as data.py does).
     n_in = len(records) + sum(1 for q in quarantine if q.get("stage") != "protect_load")
@@ -372,21 +367,23 @@ def write_outputs(cfg: ProtectConfig, out: Path, valid: list[PairRecord], quaran
     report = {
         "method": cfg.method, "method_description": METHODS[cfg.method], "eps": cfg.eps, "eps_255": eps255,
         "alpha": cfg.alpha, "trigger_tokens": protector.k, "rounds": cfg.rounds, "model": cfg.model,
-        "surrogate_image_size": size, "eot": cfg.eot.model_dump(mode="json"),
+        "surrogate_image_size": s.image_size, "noise_size": size, "eot": cfg.eot.model_dump(mode="json"),
         "summary": {"psnr_mean": float(np.mean(psnrs)) if psnrs else None, "psnr_min": min(psnrs) if psnrs else None,
                     "ssim_mean": float(np.mean([p["ssim"] for p in per_image])),
                     "max_abs_diff_255": max(p["max_abs_diff_255"] for p in per_image),
-                    "distinct_triggers": len({p["trigger"] for p in per_image})},
+                    "distinct_triggers": len({p["trigger"] for p in per_image}),
+                    "block_score_max": max((p["block_score"] for p in per_image if p["block_score"] is not None),
+                                           default=None)},
         "surrogate_eval": evaluation, "eval_pairs": n_eval, "curves": state.curves, "per_image": per_image,
         "seconds": round(time.perf_counter() - t_start, 2),
     }
     write_json(report, out / "report.json")
     write_json(stats, out / "stats.json")
-    _write_text(out / "report.html", render_report_html(report, stats))
+    write_text_atomic(out / "report.html", render_report_html(report, stats))
     manifest = {
         "corpusforge_version": __version__, "command": "protect", "run_key": key,
-        "inputs": [{"path": p, "size": os.path.getsize(p), "sha256": _data().sha256_file(p)} for p in _input_files(cfg)],
-        "config": cfg.model_dump(mode="json"), "packages": _package_versions(),
+        "inputs": [{"path": p, "size": os.path.getsize(p), "sha256": sha256_file(p)} for p in _input_files(cfg)],
+        "config": cfg.model_dump(mode="json"), "packages": package_versions(PACKAGES),
         "outputs": {"images": "images/", "captions": [f"captions.{f}" for f in cfg.output.caption_formats],
                     "quarantine": "quarantine/quarantine.jsonl", "stats": "stats.json", "report": "report.html",
                     "report_json": "report.json", "checkpoint": f"{WORK}/"},
@@ -395,10 +392,11 @@ def write_outputs(cfg: ProtectConfig, out: Path, valid: list[PairRecord], quaran
     return stats
 
 
-def _write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+def _write_quarantine(out: Path, quarantine: list[dict]) -> Path:
+    path = out / "quarantine" / "quarantine.jsonl"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(path, "".join(json.dumps(q, sort_keys=True, ensure_ascii=False) + "\n" for q in quarantine))
+    return path
 
 
 def _reason_counts(quarantine: list[dict]) -> dict:
@@ -410,103 +408,14 @@ def _reason_counts(quarantine: list[dict]) -> dict:
 
 
 def _input_files(cfg: ProtectConfig) -> list[str]:
+    """Caption files named by input.paths (files, folders, glob patterns). A folder stands for its captions
+    file (data.resolve_source), so the manifest hashes that file, never the folder itself."""
     import glob
+
+    from corpusforge.unlearnable.data import resolve_source
 
     files = []
     for pat in cfg.input.paths:
-        files.extend(sorted(glob.glob(pat)) or ([pat] if os.path.exists(pat) else []))
+        for p in sorted(glob.glob(pat)) or ([pat] if os.path.exists(pat) else []):
+            files.append(str(resolve_source(p)) if os.path.isdir(p) else p)
     return sorted(set(files))
-
-
-def _package_versions() -> dict:
-    from importlib.metadata import PackageNotFoundError, version
-
-    out = {}
-    for pkg in ("torch", "torchvision", "open-clip-torch", "numpy", "pillow", "scikit-image"):
-        try:
-            out[pkg] = version(pkg)
-        except PackageNotFoundError:
-            out[pkg] = None
-    return out
-
-
-# ------------------------------------------------------------------------------------------ report
-def _plot_png(draw) -> str:
-    import base64
-
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6.4, 3.2), dpi=80)
-    draw(ax)
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", metadata={"Software": None})
-    plt.close(fig)
-    return base64.b64encode(buf.getvalue()).decode("ascii")
-
-
-def render_report_html(report: dict, stats: dict) -> str:
-    import html
-
-    curves = report["curves"]
-    steps = [v for rnd in curves["surrogate_loss"] for v in rnd]
-
-    def surrogate_plot(ax):
-        ax.plot(steps, lw=0.8)
-        ax.set_xlabel("surrogate step")
-        ax.set_ylabel("contrastive loss")
-        ax.set_title("surrogate training on protected pairs")
-
-    def round_plot(ax):
-        for name in ("noise_loss", "trigger_loss_before", "trigger_loss"):
-            ys = [v for v in curves[name]]
-            xs = [i + 1 for i, v in enumerate(ys) if v is not None]
-            if xs:
-                ax.plot(xs, [v for v in ys if v is not None], marker="o", label=name)
-        ax.set_xlabel("round")
-        ax.set_ylabel("loss")
-        ax.legend()
-        ax.set_title("per-round noise / trigger passes")
-
-    def psnr_plot(ax):
-        vals = [p["psnr"] for p in report["per_image"] if p["psnr"] != float("inf")]
-        ax.hist(vals, bins=20)
-        ax.set_xlabel("PSNR (dB)")
-        ax.set_ylabel("images")
-        ax.set_title("protected vs original")
-
-    imgs = "".join(f'<img src="data:image/png;base64,{_plot_png(f)}">' for f in (surrogate_plot, round_plot, psnr_plot))
-    ev_rows = "".join(f"<tr><td>{html.escape(k)}</td><td>{v['loss']:.4f}</td><td>{v['i2t_top1']:.3f}</td></tr>"
-                      for k, v in report["surrogate_eval"].items())
-    img_rows = "".join(
-        f"<tr><td>{html.escape(p['id'])}</td><td>{p['width']}x{p['height']}</td><td>{p['psnr']:.2f}</td>"
-        f"<td>{p['ssim']:.4f}</td><td>{p['max_abs_diff_255']}</td><td>{html.escape(p['trigger'])}</td></tr>"
-        for p in report["per_image"][:2000])
-    sm = report["summary"]
-    return f"""<!doctype html><html><head><meta charset="utf-8"><title>corpusforge protect report</title>
-<style>body{{font-family:sans-serif;margin:2em}}table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:2px 6px}}</style>
-</head><body><h1>Protection report: {html.escape(report['method'])}</h1>
-<p>{html.escape(report['method_description'])}</p>
-<p>eps = {report['eps_255']}/255, alpha = {report['alpha'] * 255:.2f}/255, rounds = {report['rounds']},
-trigger tokens = {report['trigger_tokens']}, surrogate = {html.escape(report['model'])}
-({report['surrogate_image_size']}px)</p>
-<p>in {stats['in']}, protected {stats['protected']}, quarantined {stats['quarantined']}
-(conservation {'ok' if stats['conservation']['ok'] else 'FAILED'}).
-PSNR mean {sm['psnr_mean'] if sm['psnr_mean'] is None else round(sm['psnr_mean'], 2)} dB,
-SSIM mean {sm['ssim_mean']:.4f}, max |diff| {sm['max_abs_diff_255']}/255, distinct triggers {sm['distinct_triggers']}.</p>
-{imgs}
-<h2>Final surrogate on {report['eval_pairs']} pairs</h2>
-<table><tr><th>images / captions</th><th>loss</th><th>image-to-text top-1</th></tr>{ev_rows}</table>
-<h2>Per image</h2>
-<table><tr><th>id</th><th>size</th><th>PSNR</th><th>SSIM</th><th>max |diff|</th><th>trigger</th></tr>{img_rows}</table>
-</body></html>
-"""
-
-
-def _data():
-    from corpusforge.unlearnable import data
-
-    return data

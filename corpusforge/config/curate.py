@@ -1,26 +1,17 @@
-"""Every run config, as pydantic models, and the one place that loads, overrides and explains errors.
+"""The `curate` and `refresh` configs: inputs, outputs, and one model per pipeline stage.
 
 Thresholds default to the published values; each stage's transform docstring names its source.
-Unknown keys are errors (a typo must never silently fall back to a default).
 """
 from __future__ import annotations
 
-import os
-from pathlib import Path
 from typing import Any, ClassVar, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
+from pydantic import Field, PrivateAttr, field_validator, model_validator
+
+from corpusforge.config.base import StrictModel
+from corpusforge.config.runner import RunnerConfig
 
 
-from corpusforge.errors import ConfigError  # noqa: F401 - re-exported: `from corpusforge.config import ConfigError`
-
-
-class StrictModel(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
-
-
-# --------------------------------------------------------------------------------------------- I/O
 class InputConfig(StrictModel):
     paths: list[str] = Field(min_length=1, description="Files or glob patterns (local or gs://).")
     format: Literal["auto", "jsonl", "jsonl.gz", "parquet", "warc", "wet", "arc"] = "auto"
@@ -61,44 +52,6 @@ class OutputConfig(StrictModel):
     dropped_text: Literal["full", "redacted", "none"] | None = Field(
         None, description="Text of documents in dropped/: as read (full), through the PII stage's anonymizer "
                           "(redacted) or left out (none). Default: redacted when pii.enabled, else full.")
-
-
-class DataflowConfig(StrictModel):
-    project: str | None = None
-    region: str | None = None
-    temp_location: str | None = None
-    staging_location: str | None = None
-    job_name: str | None = None
-    machine_type: str | None = None
-    max_num_workers: int | None = None
-    requirements_file: str | None = "requirements.txt"
-    setup_file: str | None = "./setup.py"
-    sdk_container_image: str | None = None
-    dry_run: bool = False
-
-
-class RunnerConfig(StrictModel):
-    # multi_threading is deliberately not offered: it silently lost elements in CombinePerKey pipelines.
-    runner: Literal["FnApiRunner", "PortableRunner", "DataflowRunner"] = "FnApiRunner"
-    direct_num_workers: int = Field(1, ge=1, le=64)
-    direct_running_mode: Literal["in_memory", "multi_processing"] = "in_memory"
-    job_endpoint: str | None = Field(None, description="PortableRunner job service, e.g. localhost:8099")
-    environment_type: Literal["LOOPBACK", "DOCKER", "PROCESS", "EXTERNAL"] = "LOOPBACK"
-    dataflow: DataflowConfig = Field(default_factory=DataflowConfig)
-    extra_options: list[str] = Field(default_factory=list, description="Raw Beam pipeline flags.")
-
-    @model_validator(mode="after")
-    def _check_runner(self) -> "RunnerConfig":
-        if self.runner == "DataflowRunner":
-            missing = [k for k in ("project", "region", "temp_location") if not getattr(self.dataflow, k)]
-            if missing:
-                raise ValueError(
-                    "DataflowRunner needs runner.dataflow." + ", runner.dataflow.".join(missing)
-                    + " (e.g. project: my-gcp-project, region: us-central1, temp_location: gs://bucket/tmp)"
-                )
-        if self.runner == "PortableRunner" and not self.job_endpoint:
-            raise ValueError("PortableRunner needs runner.job_endpoint (host:port of a Beam job service)")
-        return self
 
 
 # ------------------------------------------------------------------------------------------ stages
@@ -507,239 +460,8 @@ class CurateConfig(StrictModel):
     dedup: DedupConfig = Field(default_factory=DedupConfig)
     pii: PIIConfig = Field(default_factory=PIIConfig)
     html: HtmlExtractConfig = Field(default_factory=HtmlExtractConfig)
-    seed: int = 0
     report: bool = True
 
 
 class RefreshConfig(CurateConfig):
     state_dir: str = Field(description="Directory of refresh state versions (local path or gs://).")
-
-
-# ---------------------------------------------------------------------------------------- tokenizer
-def _pii_placeholders() -> list[str]:
-    # The PII stage's placeholder operator writes <ENTITY>; keeping them single tokens stops the tokenizer
-    # from spending merges on them and keeps them recognisable to the model.
-    return [f"<{e}>" for e in PIIConfig().entities]
-
-
-class TokenizerTrainConfig(StrictModel):
-    """SentencePiece training (Kudo & Richardson 2018) on a budgeted, language-balanced sample of kept documents.
-
-    Language balance is temperature sampling as in mT5 (Xue et al. 2021): a language with n units of text
-    gets a share proportional to n**alpha (alpha=0.3 in mT5). Defaults favour exact round-trips:
-    normalization `identity`, no extra-whitespace removal and no dummy prefix, so decode(encode(t)) == t
-    for any text without the meta symbol U+2581 (SentencePiece decodes it as a space).
-    """
-
-    vocab_size: int = Field(32_000, ge=64, le=1_048_576, description="Pieces in the vocabulary.")
-    model_type: Literal["bpe", "unigram"] = Field("bpe", description="SentencePiece model type.")
-    character_coverage: float = Field(0.9995, gt=0.0, le=1.0, description=(
-        "Share of characters covered by pieces; the rest fall back to bytes."))
-    normalization_rule_name: Literal["identity", "nfkc", "nmt_nfkc", "nfkc_cf", "nmt_nfkc_cf"] = Field(
-        "identity", description="SentencePiece normalization rule; identity round-trips exactly.")
-    remove_extra_whitespaces: bool = Field(False, description="Collapse runs of spaces (breaks exact round-trips).")
-    add_dummy_prefix: bool = Field(False, description="Prefix every line with a space piece, as SentencePiece's default.")
-    byte_fallback: bool = Field(True, description="Unseen characters become UTF-8 byte pieces instead of <unk>.")
-    split_digits: bool = Field(True, description="Every digit is its own piece.")
-    # "\n" is user-defined so document line breaks cost one token, not a byte-fallback token.
-    user_defined_symbols: list[str] = Field(default_factory=lambda: ["\n", *_pii_placeholders()], description=(
-        "Pieces always kept whole: the line break and the PII placeholders by default."))
-    control_symbols: list[str] = Field(default_factory=list, description="Reserved ids never produced from raw text.")
-    eos_piece: str = Field("<|endoftext|>", description="End-of-text control piece.")
-    max_sentence_length: int = Field(4192, ge=64, description="Bytes; longer sample lines are split, not skipped.")
-    hard_vocab_limit: bool = Field(True, description=(
-        "Fail when the sample is too small for vocab_size (false: allow a smaller vocabulary)."))
-    sample_bytes: int | None = Field(None, gt=0, description="Byte budget of the sample (default 100 MB).")
-    sample_sentences: int | None = Field(None, gt=0, description="Line budget instead of a byte budget.")
-    alpha: float = Field(0.3, ge=0.0, le=1.0, description="Temperature exponent: p_lang ~ n_lang**alpha (mT5: 0.3).")
-    holdout_percent: float = Field(5.0, ge=0.0, lt=100.0, description="Held out of the sample, for eval-tokenizer.")
-    seed: int = Field(0, description="Key of the sample and of the held-out split.")
-    num_threads: int = Field(1, ge=1, le=256, description=(
-        "SentencePiece threads; stored in the model, so keep it fixed for identical bytes."))
-    baseline_model_type: Literal["unigram", "bpe", "none"] = Field(
-        "unigram", description="Baseline model type trained on the same sample (none: no baseline).")
-    baseline_vocab_size: int | None = Field(None, ge=64, description="Baseline vocabulary (default: vocab_size).")
-
-    @model_validator(mode="after")
-    def _check(self) -> "TokenizerTrainConfig":
-        if self.sample_bytes is not None and self.sample_sentences is not None:
-            raise ValueError("set one sample budget, sample_bytes or sample_sentences, not both")
-        symbols = [*self.user_defined_symbols, *self.control_symbols, self.eos_piece]
-        if any(s == "" for s in symbols):
-            raise ValueError("user_defined_symbols, control_symbols and eos_piece must be non-empty strings")
-        dup = sorted({s for s in symbols if symbols.count(s) > 1})
-        if dup:
-            raise ValueError(f"symbols listed twice (user-defined, control or eos): {dup}")
-        if self.model_type == "bpe" and self.baseline_model_type == "bpe" and self.baseline_vocab_size in (
-                None, self.vocab_size):
-            raise ValueError("the baseline must differ: set baseline_vocab_size or baseline_model_type unigram")
-        return self
-
-    def sample_budget(self) -> tuple[str, int]:
-        """(unit, amount): unit is "bytes" (UTF-8 bytes of sample lines) or "sentences" (sample lines)."""
-        if self.sample_sentences is not None:
-            return "sentences", self.sample_sentences
-        return "bytes", self.sample_bytes if self.sample_bytes is not None else 100_000_000
-
-
-# ------------------------------------------------------------------------------------------ loading
-def _set_dotted(data: dict, dotted: str, value: Any) -> None:
-    keys = dotted.split(".")
-    cur = data
-    for k in keys[:-1]:
-        nxt = cur.get(k)
-        if nxt is None:
-            nxt = cur[k] = {}
-        if not isinstance(nxt, dict):
-            raise ConfigError(f"--set {dotted}: '{k}' is not a section (it is {type(nxt).__name__})")
-        cur = nxt
-    cur[keys[-1]] = value
-
-
-def parse_overrides(pairs: list[str] | None) -> list[tuple[str, Any]]:
-    out = []
-    for pair in pairs or []:
-        if "=" not in pair:
-            raise ConfigError(f"--set expects key=value (e.g. --set output.dir=runs/x), got {pair!r}")
-        key, raw = pair.split("=", 1)
-        try:
-            value = yaml.safe_load(raw) if raw != "" else ""
-        except yaml.YAMLError:
-            value = raw
-        out.append((key.strip(), value))
-    return out
-
-
-def format_validation_error(err: ValidationError, source: str, model: type[BaseModel] | None = None) -> str:
-    """One line per problem, naming the dotted key; an unknown key gets the closest valid one (`model`)."""
-    from corpusforge.config_help import MODELS, suggest_key
-
-    command = next((c for c, m in MODELS.items() if m is model), "curate")
-    lines = [f"invalid config {source}:"]
-    for e in err.errors():
-        loc = ".".join(str(p) for p in e["loc"]) or "(top level)"
-        typ = e["type"]
-        if typ == "extra_forbidden":
-            guess = suggest_key(model, tuple(e["loc"])) if model is not None else None
-            msg = (f"unknown key (did you mean {guess}?)" if guess else "unknown key (check the spelling)") + \
-                f"; `corpusforge config --defaults {command}` lists every key"
-        elif typ == "missing":
-            msg = "required key is missing"
-        else:
-            msg = e["msg"]
-            if "input" in e and typ not in ("value_error",) and not isinstance(e["input"], dict):
-                msg += f" (got {e['input']!r})"
-        lines.append(f"  - {loc}: {msg}")
-    return "\n".join(lines)
-
-
-def load_config(path: str | os.PathLike | None, overrides: list[str] | None = None, model: type[StrictModel] = CurateConfig,
-                data: dict | None = None):
-    """Load YAML `path`, apply `--set key=value` overrides, validate with `model`.
-
-    Raises ConfigError with one line per problem, naming the dotted key.
-    """
-    source = str(path) if path else "(inline)"
-    if data is None:
-        p = Path(path)
-        if not p.exists():
-            raise ConfigError(f"config file not found: {p} (pass --config with a YAML file, e.g. configs/local.yaml)")
-        try:
-            data = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
-        except yaml.YAMLError as e:
-            raise ConfigError(f"config {p} is not valid YAML: {e}") from None
-    if not isinstance(data, dict):
-        raise ConfigError(f"config {source} must be a YAML mapping at the top level")
-    for key, value in parse_overrides(overrides):
-        _set_dotted(data, key, value)
-    try:
-        return model.model_validate(data)
-    except ValidationError as e:
-        raise ConfigError(format_validation_error(e, source, model)) from None
-
-
-# --------------------------------------------------------------------------- protect (unlearnable data)
-class ProtectInputConfig(StrictModel):
-    paths: list[str] = Field(min_length=1, description="Caption files (JSONL or CSV) or glob patterns.")
-    format: Literal["auto", "jsonl", "csv"] = "auto"
-    image_root: str | None = Field(None, description="Relative image paths resolve here (default: the file's dir).")
-    id_field: str = "id"
-    image_field: str = "image"
-    caption_field: str = Field("caption", description="A string, or a list of strings (several captions).")
-    max_image_pixels: int = Field(50_000_000, gt=0, description="Larger images are quarantined (decompression bombs).")
-    limit: int | None = Field(None, gt=0, description="Use only the first N records (smoke runs).")
-
-
-class ProtectOutputConfig(StrictModel):
-    dir: str
-    image_format: Literal["png"] = "png"
-    caption_formats: list[Literal["jsonl", "csv"]] = Field(default_factory=lambda: ["jsonl", "csv"])
-    overwrite: bool = False
-    jpeg_eval_qualities: list[int] = Field(default_factory=lambda: [75], description="Re-encode and re-score.")
-    eval_pairs: int = Field(1024, ge=2, description="Pairs scored by the final surrogate in the report (RAM bound).")
-    keep_work: bool = Field(False, description="Keep _work/ (image cache, int8 noise, checkpoints) after success.")
-
-
-class ProtectEOTConfig(StrictModel):
-    """Expectation over transformations during PGD (Athalye et al. 2018): random resize, crop and a
-    differentiable JPEG (Shin & Song 2017), so the noise survives the image channel."""
-
-    enabled: bool = False
-    samples: int = Field(1, ge=1, le=16, description="Transform draws averaged per PGD step.")
-    resize_prob: float = Field(0.3, ge=0.0, le=1.0)
-    resize_factor: tuple[float, float] = (0.5, 1.0)
-    crop_prob: float = Field(0.5, ge=0.0, le=1.0)
-    crop_scale: tuple[float, float] = (0.6, 1.0)
-    jpeg_prob: float = Field(0.5, ge=0.0, le=1.0)
-    jpeg_quality: tuple[int, int] = (50, 95)
-
-    @model_validator(mode="after")
-    def _ranges(self) -> "ProtectEOTConfig":
-        for name in ("resize_factor", "crop_scale"):
-            lo, hi = getattr(self, name)
-            if not 0.0 < lo <= hi <= 1.0:
-                raise ValueError(f"eot.{name} must satisfy 0 < low <= high <= 1, got {(lo, hi)}")
-        lo, hi = self.jpeg_quality
-        if not 1 <= lo <= hi <= 100:
-            raise ValueError(f"eot.jpeg_quality must satisfy 1 <= low <= high <= 100, got {(lo, hi)}")
-        return self
-
-
-class ProtectConfig(StrictModel):
-    """Unlearnable image-caption pairs: MEM (Liu et al. 2024, arXiv 2407.16307) or the EM/TAP/UAP baselines.
-
-    Defaults follow the paper's setting where it states one (eps 8/255, 3 trigger tokens, 20 rounds of
-    200 surrogate steps); pgd_steps, trigger_rounds, hotflip_topk and beam_width are our defaults.
-    """
-
-    input: ProtectInputConfig
-    output: ProtectOutputConfig
-    method: Literal["mem", "em", "uap", "tap"] = "mem"
-    eps: float = Field(8 / 255, gt=0.0, le=64 / 255, description="L_inf bound of the image noise, in [0,1] pixels.")
-    alpha: float = Field(1 / 255, gt=0.0, description="PGD step (sign steps).")
-    pgd_steps: int = Field(10, ge=1, le=1000, description="PGD steps per batch in each noise pass.")
-    rounds: int = Field(20, ge=1, le=10_000, description="Min-min rounds (train surrogate, then noise/trigger).")
-    surrogate_steps: int = Field(200, ge=0, description="Surrogate training steps per round.")
-    surrogate_lr: float = Field(1e-4, gt=0.0)
-    weight_decay: float = Field(0.1, ge=0.0)
-    trigger_tokens: int = Field(3, ge=1, le=8, description="Trigger length k (MEM: 3; 5 also studied).")
-    trigger_rounds: int = Field(5, ge=0, description="Rounds (from the first) that also update triggers.")
-    trigger_groups: int | None = Field(
-        None, ge=1, description="Share triggers within k-means clusters of surrogate image features; null: one per image.")
-    hotflip_topk: int = Field(10, ge=1, le=1000)
-    beam_width: int = Field(2, ge=1, le=64)
-    batch_size: int = Field(32, ge=2, le=65_536)
-    model: str = Field("RN50", description="open_clip model name (or the small CPU config, see clip.py).")
-    checkpoint: str | None = Field(None, description="Local weights file; null: random init, trained in the loop.")
-    device: str = Field("auto", description="auto | cpu | cuda | cuda:N")
-    num_threads: int | None = Field(None, ge=1, description="torch CPU threads (null: torch default).")
-    eot: ProtectEOTConfig = Field(default_factory=ProtectEOTConfig)
-    seed: int = 0
-
-    @model_validator(mode="after")
-    def _check(self) -> "ProtectConfig":
-        if self.alpha > self.eps:
-            raise ValueError(f"alpha ({self.alpha:.5f}) must not exceed eps ({self.eps:.5f})")
-        if self.method == "mem" and self.trigger_rounds > self.rounds:
-            raise ValueError(f"trigger_rounds ({self.trigger_rounds}) exceeds rounds ({self.rounds})")
-        return self

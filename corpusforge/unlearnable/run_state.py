@@ -12,16 +12,13 @@ from __future__ import annotations
 
 import json
 import os
-import uuid
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-
-def _atomic_replace(tmp: str, path: str) -> None:
-    os.replace(tmp, path)
+from corpusforge import storage
 
 
 class Int8DeltaStore:
@@ -88,12 +85,8 @@ class ImageCache:
 
 
 def save_torch_atomic(obj: Any, path: str | os.PathLike) -> None:
-    path = str(path)
-    tmp = f"{path}.tmp-{uuid.uuid4().hex[:8]}"
-    torch.save(obj, tmp)
-    with open(tmp, "rb") as f:
-        os.fsync(f.fileno())
-    _atomic_replace(tmp, path)
+    with storage.atomic_writer(path, durable=True) as f:
+        torch.save(obj, f)
 
 
 def load_torch(path: str | os.PathLike) -> Any:
@@ -102,9 +95,4 @@ def load_torch(path: str | os.PathLike) -> Any:
 
 
 def write_json(obj: Any, path: str | os.PathLike) -> None:
-    path = str(path)
-    tmp = f"{path}.tmp-{uuid.uuid4().hex[:8]}"
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(obj, f, indent=2, sort_keys=True, ensure_ascii=False, default=str)
-        f.write("\n")
-    _atomic_replace(tmp, path)
+    storage.write_text_atomic(path, json.dumps(obj, indent=2, sort_keys=True, ensure_ascii=False, default=str) + "\n")

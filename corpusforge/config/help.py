@@ -1,6 +1,6 @@
 """`corpusforge config --defaults [COMMAND]`: every config key with its default and help, and "did you mean".
 
-Everything printed is read from the pydantic models in corpusforge/config.py (defaults, `Field(description=...)`,
+Everything printed is read from the pydantic models in corpusforge/config/ (defaults, `Field(description=...)`,
 Literal choices, class docstrings), so help is declared once, next to the key it explains.
 """
 from __future__ import annotations
@@ -15,14 +15,16 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel
 
-from corpusforge import config as C
+from corpusforge.config import curate as C
+from corpusforge.config.protect import ProtectConfig
+from corpusforge.config.tokenizer import TokenizerTrainConfig
 
 # The config model of each command that reads a YAML config (or, for train-tokenizer, flags with the same names).
 MODELS: dict[str, type[BaseModel]] = {
     "curate": C.CurateConfig,
     "refresh": C.RefreshConfig,
-    "protect": C.ProtectConfig,
-    "train-tokenizer": C.TokenizerTrainConfig,
+    "protect": ProtectConfig,
+    "train-tokenizer": TokenizerTrainConfig,
 }
 REQUIRED = "<required>"
 
