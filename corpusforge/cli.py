@@ -30,6 +30,8 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "protect": ("corpusforge.commands.protect", "Make photo-caption pairs unlearnable (MEM, EM or UAP)."),
     "verify-protection": ("corpusforge.commands.verify_protection", "Train an attacker CLIP on pairs and measure retrieval."),
     "make-image-benchmark": ("corpusforge.commands.make_image_benchmark", "Generate the offline image-caption benchmark set."),
+    "protect-photos": ("corpusforge.commands.protect_photos", "Protect a folder of photos (presets, preview, frozen surrogate)."),
+    "serve-protect": ("corpusforge.commands.serve_protect", "Local web page to protect photos (127.0.0.1 by default)."),
     "config": ("corpusforge.commands.config", "Print every config key with its default and help (--defaults)."),
 }
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")

@@ -41,4 +41,6 @@ fi
 if [ -f scripts/train_demo_lms.sh ]; then
   bash scripts/train_demo_lms.sh
 fi
+# The offline surrogate CLIP of `corpusforge protect-photos` (about 3 minutes on 2 cores), only when missing.
+[ -f models/surrogate/cf-tiny-benchmark.pt ] || HF_HUB_OFFLINE=1 .venv/bin/python scripts/build_surrogate.py
 echo "[setup] done: activate with 'source $ROOT/.venv/bin/activate'"

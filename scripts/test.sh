@@ -3,12 +3,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-# Headless Chromium renders report.html in tests/test_report.py (test-only: the pipeline never needs it).
-if ! command -v chromium >/dev/null 2>&1; then
-  echo "[test] installing chromium (headless browser for the report test)"
+# Headless Chromium renders report.html in tests/test_report.py and drives serve-protect's page in
+# tests/test_serve_protect.py through chromium-driver (test-only: the pipeline never needs them).
+if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1; then
+  echo "[test] installing chromium and chromium-driver (headless browser for the report and web page tests)"
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
   $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium chromium-driver >/dev/null
 fi
 export HF_HUB_OFFLINE=1 TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS=""
 exec .venv/bin/python -m pytest -q -p no:cacheprovider --timeout=900 "$@"

@@ -12,7 +12,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "corpusforge"
 
 # Lower numbers are lower layers; a module may import its own package, or a package of a lower layer.
 LAYER = {
-    "errors": 0, "records": 0, "languages": 0, "provenance": 0, "__init__": 0,
+    "errors": 0, "records": 0, "languages": 0, "provenance": 0, "progress_api": 0, "__init__": 0,
     "config": 1, "storage": 1,
     "io": 2, "transforms": 2,
     "report": 3, "tokenizers": 3, "unlearnable": 3, "lm": 3, "testing": 3,

@@ -50,13 +50,18 @@ def config(pairs, out, **kw):
     return load_config("configs/protect.yaml", overrides, model=ProtectConfig)
 
 
-def test_protect_end_to_end(pairs, tmp_path):
+def test_protect_end_to_end(pairs, tmp_path, caplog):
+    caplog.set_level("INFO", logger="corpusforge.progress")
     out = tmp_path / "run"
     # --input may name the folder holding the captions file (this crashed hashing the folder for the manifest).
     rc = main(["protect", "--config", "configs/protect.yaml", "--input", str(pairs),
                "--output", str(out), "--set", "rounds=2", "--set", "surrogate_steps=4", "--set", "pgd_steps=2",
                "--set", "trigger_rounds=1", "--set", "hotflip_topk=4", "--set", "num_threads=1"])
     assert rc == 0
+    # Progress (issue 16): image decoding and the rounds, each with a start and a finish line.
+    lines = [r.getMessage() for r in caplog.records if r.name == "corpusforge.progress"]
+    assert any(m.startswith("protect: decoding images: started (7 images)") for m in lines), lines
+    assert any(m.startswith("protect (mem, 6 images): done, 2 rounds,") for m in lines), lines
     stats = json.loads((out / "stats.json").read_text())
     assert stats["conservation"]["ok"] and stats["in"] == 9
     assert stats["protected"] == 6 and stats["quarantined"] == 3

@@ -4,13 +4,12 @@ from __future__ import annotations
 import argparse
 import json
 
+from corpusforge.commands.common import add_config_arguments
 from corpusforge.config import ProtectConfig, load_config
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", default="configs/protect.yaml", help="YAML config (default: configs/protect.yaml)")
-    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                        help="override a config key, e.g. --set method=em --set rounds=5 (repeatable)")
+    add_config_arguments(parser, "configs/protect.yaml", "method=em --set rounds=5", required=False)
     parser.add_argument("--input", nargs="+",
                         help="caption files (JSONL/CSV) or folders holding one; overrides input.paths")
     parser.add_argument("--output", help="run directory; overrides output.dir")
@@ -19,6 +18,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from corpusforge.pipelines.progress import Step
     from corpusforge.unlearnable.protect import protect
 
     overrides = list(args.overrides or [])
@@ -31,7 +31,7 @@ def run(args: argparse.Namespace) -> int:
     if args.overwrite:
         overrides.append("output.overwrite=true")
     cfg = load_config(args.config, overrides, model=ProtectConfig)
-    summary = protect(cfg)
+    summary = protect(cfg, progress=Step)
     print(f"protected {summary['protected']} of {summary['in']} pairs ({summary['quarantined']} quarantined)"
           f" -> {cfg.output.dir}  report: {cfg.output.dir}/report.html")
     return 0

@@ -38,13 +38,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from corpusforge.pipelines.progress import Step
     from corpusforge.unlearnable.attack import format_table, verify_protection
 
     report = verify_protection(args.train, args.test, args.out, model=args.model, steps=args.steps,
                                batch_size=args.batch_size, lr=args.lr, init_checkpoint=args.init_checkpoint,
                                jpeg_quality=args.jpeg_quality, grayscale=args.grayscale, downscale=args.downscale, seed=args.seed,
                                augment=args.augment, max_pixels=args.max_pixels, threads=args.threads,
-                               save_model=args.save_model, allow_overlap=args.allow_overlap)
+                               save_model=args.save_model, allow_overlap=args.allow_overlap, steps_progress=Step)
     print(format_table(report))
     print(f"metrics: {Path(args.out) / 'metrics.json'}")
     return 0

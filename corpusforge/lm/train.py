@@ -42,6 +42,7 @@ from pathlib import Path
 
 from corpusforge import storage
 from corpusforge.config import ConfigError
+from corpusforge.progress_api import Silent
 from corpusforge.tokenizers.train import fit_sentencepiece
 from corpusforge.transforms.perplexity import (
     CUTOFFS_SUFFIX, SP_SUFFIX, doc_log_score, doc_perplexity, perplexity_from_scores, scoring_units,
@@ -86,25 +87,6 @@ def find_kenlm_tool(name: str) -> str:
         return str(cand)
     raise ConfigError(f"KenLM's {name} was not found (looked in $CORPUSFORGE_KENLM_BIN, PATH and "
                       f"{default_kenlm_bin_dir()}); {BUILD_HINT}")
-
-
-class Silent:
-    """The default `progress` of this module's functions: the interface of pipelines.progress.Step, no lines."""
-
-    def __init__(self, label: str, total: int | None = None, unit: str = "documents"):
-        pass
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
-
-    def add(self, n: int = 1) -> None:
-        pass
-
-    def each(self, items):
-        return items
 
 
 # ------------------------------------------------------------------------------------------ input

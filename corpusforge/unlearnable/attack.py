@@ -21,6 +21,7 @@ import numpy as np
 
 from corpusforge import storage
 from corpusforge.config import ConfigError
+from corpusforge.progress_api import Silent
 from corpusforge.unlearnable.data import DEFAULT_MAX_PIXELS, ImagePair, load_pairs, resolve_source, write_quarantine
 
 log = logging.getLogger("corpusforge.verify_protection")
@@ -120,10 +121,10 @@ def verify_protection(train: str, test: str, out: str | None = None, model: str 
                       downscale: float | None = None,
                       seed: int = 0, augment: str = "none", max_pixels: int = DEFAULT_MAX_PIXELS,
                       threads: int | None = None, save_model: bool = False, progress: bool = True,
-                      allow_overlap: bool = False) -> dict:
+                      allow_overlap: bool = False, steps_progress=Silent) -> dict:
     """Train an attacker CLIP on `train` pairs and report clean retrieval on `test`. Returns the metrics dict
     (also written to out/metrics.json when `out` is given). Image ids in both splits are a ConfigError unless
-    `allow_overlap`."""
+    `allow_overlap`. `steps_progress`: training steps done / total with ETA (corpusforge.progress_api)."""
     import torch
 
     from corpusforge.unlearnable.clip import TensorPairs, build_clip, save_clip, set_determinism, train_clip
@@ -158,8 +159,10 @@ def verify_protection(train: str, test: str, out: str | None = None, model: str 
     images, tokens, owner = pairs_to_tensors(tr.pairs, tokenizer)
     aug = shift_augment() if augment == "shift" else None
     t_train = time.perf_counter()
-    result = train_clip(clip, TensorPairs(images, tokens, owner), steps=steps, batch_size=batch_size, lr=lr,
-                        seed=seed, augment=aug, progress=progress) if steps else {"losses": [], "seconds": 0.0}
+    with steps_progress(f"verify-protection: training the {model} attacker", total=steps, unit="steps") as step:
+        result = train_clip(clip, TensorPairs(images, tokens, owner), steps=steps, batch_size=batch_size, lr=lr,
+                            seed=seed, augment=aug, progress=progress, on_step=step.add) if steps else \
+            {"losses": [], "seconds": 0.0}
     train_seconds = time.perf_counter() - t_train
     with torch.no_grad():
         metrics = evaluate(clip, tokenizer, te.pairs)

@@ -267,7 +267,8 @@ def _batch_iterator(data, batch_size: int, generator: torch.Generator) -> Iterat
 def train_clip(model, data, steps: int, batch_size: int = 64, lr: float = 1e-3, seed: int = 0,
                augment: Callable[[torch.Tensor, torch.Generator], torch.Tensor] | None = None,
                progress: bool = True, weight_decay: float = 0.1, warmup: int | None = None,
-               optimizer: torch.optim.Optimizer | None = None, log_every: int = 50) -> dict:
+               optimizer: torch.optim.Optimizer | None = None, log_every: int = 50,
+               on_step: Callable[[], None] | None = None) -> dict:
     """Train `model` contrastively for `steps` AdamW steps (cosine schedule with linear warmup).
 
     `data` is one of: `TensorPairs`; a tuple `(images, tokens)` or `(images, tokens, image_index)`; a callable
@@ -275,6 +276,7 @@ def train_clip(model, data, steps: int, batch_size: int = 64, lr: float = 1e-3, 
     `augment(images, generator)` is applied to each batch of images before encoding.
     Pass `optimizer` to continue training across calls (the min-min loop alternates noise and model steps);
     the learning rate it holds is then overwritten by the schedule for this call's `steps`.
+    `on_step()` is called after every step (a progress counter).
     Returns `{"losses": [...], "seconds": float, "optimizer": optimizer}`.
     """
     set_determinism(seed)
@@ -303,6 +305,8 @@ def train_clip(model, data, steps: int, batch_size: int = 64, lr: float = 1e-3, 
         with torch.no_grad():  # as open_clip: keep the temperature within [0, log 100]
             model.logit_scale.clamp_(0, math.log(MAX_LOGIT_SCALE))
         losses.append(float(loss.detach()))
+        if on_step is not None:
+            on_step()
         if progress and (step % log_every == 0 or step == steps - 1):
             window = losses[-log_every:]
             log.info("train_clip step %d/%d loss %.4f (%.1fs)", step + 1, steps, sum(window) / len(window),

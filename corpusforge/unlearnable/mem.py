@@ -42,6 +42,7 @@ import torch
 
 from corpusforge.unlearnable.baselines import tap_targets, uses_trigger
 from corpusforge.unlearnable.robustness import eot_transform
+from corpusforge.progress_api import Silent
 from corpusforge.unlearnable.run_state import ImageCache, Int8DeltaStore, load_torch, save_torch_atomic
 from corpusforge.unlearnable.clip import MAX_LOGIT_SCALE, clip_loss
 from corpusforge.unlearnable.surrogate import Surrogate, allowed_trigger_ids
@@ -416,9 +417,10 @@ class MinMinProtector:
         # Error-maximizing noise attacks the final (clean-trained) surrogate once.
         return set(range(rounds)) if self.method in MIN_MIN else {rounds - 1}
 
-    def run(self, stop_after_round: int | None = None) -> LoopState:
+    def run(self, stop_after_round: int | None = None, progress=Silent) -> LoopState:
         """Run the remaining rounds (resuming from the checkpoint). `stop_after_round` simulates an
-        interruption after that round's checkpoint (used by tests and benchmarks)."""
+        interruption after that round's checkpoint (used by tests and benchmarks). `progress`: rounds done /
+        total with rate and ETA (corpusforge.progress_api)."""
         resumed = self.load_checkpoint()
         if not resumed:
             if self.use_trigger:
@@ -427,7 +429,13 @@ class MinMinProtector:
         else:
             log.info("resuming after round %d", self.state.round_done)
         noise_rounds = self.noise_rounds()
-        for r in range(self.state.round_done + 1, int(self.cfg.rounds)):
+        remaining = range(self.state.round_done + 1, int(self.cfg.rounds))
+        with progress(f"protect ({self.method}, {self.work.n} images)", total=len(remaining), unit="rounds") as step:
+            self._run_rounds(remaining, noise_rounds, stop_after_round, step)
+        return self.state
+
+    def _run_rounds(self, remaining, noise_rounds, stop_after_round, step) -> None:
+        for r in remaining:
             t0 = time.perf_counter()
             src = self.state.buffer
             dst = Int8DeltaStore.other(src)
@@ -453,9 +461,9 @@ class MinMinProtector:
             log.info("round %d/%d: surrogate %.4f  noise %s  trigger %s  (%.1fs)", r + 1, self.cfg.rounds,
                      st.curves["surrogate_loss"][-1][-1] if st.curves["surrogate_loss"][-1] else float("nan"),
                      st.curves["noise_loss"][-1], st.curves["trigger_loss"][-1], st.curves["round_seconds"][-1])
+            step.add(1)
             if stop_after_round is not None and r >= stop_after_round:
                 break
-        return self.state
 
 
 # ------------------------------------------------------------------------------------------ evaluation

@@ -31,6 +31,7 @@ import numpy as np
 
 from corpusforge import __version__, storage
 from corpusforge.config import ConfigError, ProtectConfig
+from corpusforge.progress_api import Silent
 from corpusforge.provenance import package_versions
 from corpusforge.storage import sha256_file, write_text_atomic
 
@@ -152,8 +153,9 @@ def _resolve_device(name: str) -> str:
     return name
 
 
-def protect(cfg: ProtectConfig, stop_after_round: int | None = None) -> dict:
-    """Run (or resume) protection. `stop_after_round` stops after that round's checkpoint (tests)."""
+def protect(cfg: ProtectConfig, stop_after_round: int | None = None, progress=Silent) -> dict:
+    """Run (or resume) protection. `stop_after_round` stops after that round's checkpoint (tests).
+    `progress`: corpusforge.progress_api (lines for decoding the images and for the rounds, with ETA)."""
     from corpusforge.unlearnable.baselines import noise_rows
     from corpusforge.unlearnable.mem import MinMinProtector, WorkingSet
     from corpusforge.unlearnable.run_state import ImageCache, Int8DeltaStore, write_json
@@ -195,15 +197,16 @@ def protect(cfg: ProtectConfig, stop_after_round: int | None = None) -> dict:
     else:
         cache = ImageCache(work_dir / "images.u8", max(len(records), 1), size, create=True)
         valid, bad = [], []
-        for rec in records:
-            try:
-                img = _decode_image(rec.image, cfg.input.max_image_pixels)
-            except Exception as e:  # any decode problem: keep the record, with the error, in quarantine
-                reason = str(e) if getattr(e, "reason", None) else f"image_unreadable: {type(e).__name__}: {e}"
-                bad.append(_quarantine_row(rec, reason))
-                continue
-            cache.put(len(valid), to_working(img, size))
-            valid.append(rec.id)
+        with progress("protect: decoding images", total=len(records), unit="images") as step:
+            for rec in step.each(records):
+                try:
+                    img = _decode_image(rec.image, cfg.input.max_image_pixels)
+                except Exception as e:  # any decode problem: keep the record, with the error, in quarantine
+                    reason = str(e) if getattr(e, "reason", None) else f"image_unreadable: {type(e).__name__}: {e}"
+                    bad.append(_quarantine_row(rec, reason))
+                    continue
+                cache.put(len(valid), to_working(img, size))
+                valid.append(rec.id)
         cache.flush()
         meta = {"run_key": key, "rows": max(len(records), 1), "valid": valid, "quarantined": bad}
         write_json(meta, meta_path)
@@ -219,7 +222,7 @@ def protect(cfg: ProtectConfig, stop_after_round: int | None = None) -> dict:
     work = WorkingSet(cache, [[surrogate.encode_caption(c) for c in r.captions] for r in valid])
     store = Int8DeltaStore(work_dir, noise_rows(cfg.method, len(valid)), size)
     protector = MinMinProtector(cfg, surrogate, work, store, work_dir, run_key=key)
-    state = protector.run(stop_after_round=stop_after_round)
+    state = protector.run(stop_after_round=stop_after_round, progress=progress)
     if state.round_done < cfg.rounds - 1:
         log.info("stopped after round %d of %d; re-run the same command to continue", state.round_done + 1, cfg.rounds)
         return {"in": None, "protected": None, "quarantined": None, "round_done": state.round_done}
