@@ -520,14 +520,6 @@ def _background_crop(rng: np.random.Generator, photo: np.ndarray, big: int) -> n
     return np.asarray(crop.resize((big, big), Image.BICUBIC), dtype=np.uint8)
 
 
-def sha256_file(path: str) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def _write_jsonl(path: Path, rows: list[dict]) -> None:
     storage.write_text_atomic(path, "".join(json.dumps(r, sort_keys=True, ensure_ascii=False) + "\n" for r in rows))
 
@@ -584,7 +576,7 @@ def make_benchmark(out: str | os.PathLike, n: int = 3000, size: int = 64, seed: 
         "version": BENCHMARK_VERSION, "n": n, "size": size, "seed": seed,
         "train": len(train_rows), "test": len(test_rows), "captions_per_image": 5,
         "backgrounds": [{"name": nm if nm.startswith("skimage:") else Path(nm).name,
-                         "sha256": None if nm.startswith("skimage:") else sha256_file(nm)} for nm in names],
+                         "sha256": None if nm.startswith("skimage:") else storage.sha256_file(nm)} for nm in names],
         "shapes": list(SHAPES), "colors": list(COLORS), "regions": [REGIONS[k] for k in REGIONS],
     }
     (out / "benchmark.json").write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
