@@ -170,7 +170,7 @@ def test_version_unknown_command_and_options_after_subcommand(tmp_path, capsys):
 def test_ctrl_c_prints_one_line(tmp_path):
     """A terminal's Ctrl-C reaches the foreground process only; the supervised child (and its Beam worker
     processes) are stopped quietly. Multi-process workers are what printed ~80 lines of tracebacks."""
-    data = [str(_jsonl(tmp_path / f"in{i}.jsonl", 400, start=i * 400)) for i in range(2)]
+    data = [str(_jsonl(tmp_path / f"in{i}.jsonl", 3000, start=i * 3000)) for i in range(2)]
     cfg = _config(tmp_path, data, runner={"direct_num_workers": 2, "direct_running_mode": "multi_processing"},
                   gopher_repetition={"enabled": True}, gopher_quality={"enabled": True})
     env = {**os.environ, "CORPUSFORGE_SUPERVISE": "1"}
