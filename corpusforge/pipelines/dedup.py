@@ -484,17 +484,23 @@ def jaccard_u32(a: np.ndarray, b: np.ndarray) -> float:
     return inter / (a.size + b.size - inter)
 
 
-def _attach_first(item):
-    # A pair found in several buckets arrives here once per bucket: each is verified once (this replaces a
-    # Distinct, one shuffle fewer).
-    u, g = item
+def _pair_ends(pair):
+    yield pair[0], pair
+    yield pair[1], pair
+
+
+def _shingles_to_pairs(item):
+    # Each node sends its shingles to each of its pairs, so only the shingles of nodes that are in a candidate
+    # pair cross the next shuffle (one all-shingles shuffle instead of two). A pair found in several buckets
+    # arrives here once per bucket: it gets this node's shingles once (no Distinct shuffle).
+    node, g = item
     sh = next(iter(g["shingles"]), None)
-    for v in sorted(set(g["pairs"])):
-        yield v, (u, sh)
+    for pair in sorted(set(g["pairs"])):
+        yield pair, sh
 
 
 class _VerifyPairs(beam.DoFn):
-    """(v, [(u, shingles of u)]) + shingles of v -> verified edges (v, u)."""
+    """((u, v), [shingles of u, shingles of v]) -> the edge (u, v) if their Jaccard reaches the threshold."""
 
     def __init__(self, threshold: float):
         self.threshold = threshold
@@ -502,29 +508,30 @@ class _VerifyPairs(beam.DoFn):
         self._rejected = Metrics.counter(NS, "verify_rejected_pairs")
 
     def process(self, item):
-        v, g = item
-        sh_v = next(iter(g["shingles"]), None)
-        for u, sh_u in g["pairs"]:
-            # An earlier run's document stored without shingles (verification was off then): kept unverified.
-            if sh_u is None or sh_v is None:
-                yield v, u
-                continue
-            self._checked.inc()
-            if jaccard_u32(sh_u, sh_v) >= self.threshold:
-                yield v, u
-            else:
-                self._rejected.inc()
-
-
-def _apply_labels(item):
-    _, g = item
-    labels = list(g["label"])
-    for k in g["keys"]:
-        if labels:
-            rep = min(labels)
-            yield _drop(k, "dedup_near_duplicate", lsh.node_id(rep), earlier_run=lsh.is_earlier(rep))
+        pair, shingles = item
+        sh_u, sh_v = shingles
+        # An earlier run's document stored without shingles (verification was off then): kept unverified.
+        if sh_u is None or sh_v is None:
+            yield pair
+            return
+        self._checked.inc()
+        if jaccard_u32(sh_u, sh_v) >= self.threshold:
+            yield pair
         else:
-            yield k
+            self._rejected.inc()
+
+
+def _near_drop(label):
+    # Every new node with a label is a survivor of the earlier steps that is not its cluster's representative.
+    node, rep = label
+    if not lsh.is_earlier(node):
+        yield Drop(lsh.node_id(node), "dedup_near_duplicate", lsh.node_id(rep), {"earlier_run": lsh.is_earlier(rep)})
+
+
+def _unlabelled(item):
+    _, g = item
+    if not list(g["label"]):
+        yield from g["keys"]
 
 
 def _keys_by_node(k: Keys):
@@ -662,7 +669,8 @@ class Deduplicate(beam.PTransform):
         self.params = minhash_params(cfg) if cfg.minhash else ""
 
     def _near(self, keys, shingles, state):
-        """Survivors' Keys -> (kept Keys, Drops, rounds): LSH pairs, verification, components, labels."""
+        """Survivors' Keys -> (Keys for the final join, Drops, rounds): LSH pairs, verification, components,
+        labels. The Keys returned include the near-dropped ones unless line dedup needs the survivors alone."""
         cfg = self.cfg
         entries = ((keys | "BucketEntries" >> beam.FlatMap(_bucket_entries),
                     state | "StateBucketEntries" >> beam.FlatMap(_state_bucket_entries))
@@ -673,17 +681,20 @@ class Deduplicate(beam.PTransform):
         if cfg.verify_jaccard:
             shingles = ((shingles, state | "StateShingles" >> beam.FlatMap(_state_shingles))
                         | "AllShingles" >> beam.Flatten())
-            halves = ({"pairs": pairs, "shingles": shingles}
-                      | "VerifyJoinFirst" >> beam.CoGroupByKey()
-                      | "VerifyAttachFirst" >> beam.FlatMap(_attach_first))
-            pairs = ({"pairs": halves, "shingles": shingles}
-                     | "VerifyJoinSecond" >> beam.CoGroupByKey()
+            pairs = ({"pairs": pairs | "PairEnds" >> beam.FlatMap(_pair_ends), "shingles": shingles}
+                     | "VerifyJoin" >> beam.CoGroupByKey()
+                     | "ShinglesToPairs" >> beam.FlatMap(_shingles_to_pairs)
+                     | "VerifyGroup" >> beam.GroupByKey()
                      | "VerifyPairs" >> beam.ParDo(_VerifyPairs(cfg.threshold)))
         cc = pairs | "Components" >> ConnectedComponents(cfg.max_rounds)
-        nd = ({"keys": keys | "NodeOfKeys" >> beam.Map(_keys_by_node), "label": cc["labels"]}
-              | "LabelJoin" >> beam.CoGroupByKey()
-              | "NearDecide" >> beam.FlatMap(_apply_labels).with_outputs("dropped", main="kept"))
-        return nd.kept, nd.dropped, cc["rounds"]
+        near_dropped = cc["labels"] | "NearDrops" >> beam.FlatMap(_near_drop)
+        if cfg.line_dedup:
+            # Line dedup counts the lines of the survivors only: join the Keys with the labels. Without it the
+            # near-dropped Keys go on to the final join, where their Drop wins (one shuffle of all Keys fewer).
+            keys = ({"keys": keys | "NodeOfKeys" >> beam.Map(_keys_by_node), "label": cc["labels"]}
+                    | "LabelJoin" >> beam.CoGroupByKey()
+                    | "NearSurvivors" >> beam.FlatMap(_unlabelled))
+        return keys, near_dropped, cc["rounds"]
 
     def expand(self, docs):
         cfg, p = self.cfg, docs.pipeline
