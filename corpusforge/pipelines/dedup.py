@@ -10,12 +10,13 @@ pickles to 1,461 B; how: bench/results/dedup.md):
   ExactGroup           | exact hash   | Keys (id, exact, url, url order, band keys)      | 348 (+9 per line hash
   UrlGroup             | URL key      | Keys of the survivors with a URL                 | 348   with line dedup)
   Buckets              | band key     | node id (the band index is inside the key)       | ~40 x 16 bands
-  VerifyJoinFirst/Second | node       | candidate pairs; sorted uint32 shingle hashes    | 779 per join + pairs
+  VerifyJoin           | node         | its candidate pairs; sorted uint32 shingle hashes | 779 + 2 x pairs
+  VerifyGroup          | pair         | the two nodes' shingle hashes                    | 2 x 779 per pair
   Components (rounds)  | node         | node ids (verified edges)                        | ~40 per edge
-  LabelJoin            | node         | Keys + representative                            | 348
+  LabelJoin            | node         | Keys + representative (only with line dedup)     | 348
   Resolve (per step)   | id           | Drop (id, reason, duplicate_of, signals)         | 123 per dropped doc
   LineGroup            | line hash    | node id                                          | ~40 per line
-  FinalJoin            | node         | Document + its Keys or Drop + removed lines + shingle hashes (state) | 1,461 + 348 + 779
+  FinalJoin            | id           | (Document, Keys, shingle hashes) + Drop + removed lines | 1,461 + 348 + 779
 
 Nothing gathers the corpus, its signatures or its edges onto one worker: every decision is a GroupByKey on
 a key (a hash, a URL, a band key, a node) followed by a per-key function from corpusforge.transforms.dedup.
@@ -26,7 +27,11 @@ Cost (issue 11, bench/results/dedup.md): the shingle hashes, signatures and band
 are computed with numpy for the whole batch (`shingles.hashed_shingles`, `minhash.band_keys`); a candidate
 pair seen in several buckets is deduplicated inside the first verification join (no Distinct shuffle); on
 the FnApiRunner every GroupByKey is a stage with a fixed cost, so connected-components rounds are bounded by
-`max_rounds` (default 20) and the run fails loudly if they do not suffice.
+`max_rounds` (default 20) and the run fails loudly if they do not suffice. The FnApiRunner also turns every
+Flatten of two or more inputs (each CoGroupByKey has one) into a stage that decodes and re-encodes every
+element, so: no Flatten with the state when there is none, one element per document on the document side of
+the final join, near-duplicate Drops made from the labels without a join with the Keys, and the shingles
+of a node cross a second shuffle only towards its candidate pairs.
 
 Near duplicates (issue 11). Bands x rows make a pair at the threshold a candidate with probability >= 0.99
 (`minhash.recall_bands_rows`; S-curve in `lsh_summary`). Every LSH bucket yields candidate PAIRS, each
@@ -220,13 +225,9 @@ class WriteState(beam.PTransform):
 
 
 # ------------------------------------------------------------------------------------------ keys
-def _doc_by_id(doc: Document):
-    return doc.id, doc
-
-
 class _ComputeKeys(beam.DoFn):
-    """Batches of Documents -> Keys (main) and (node, sorted distinct uint32 shingle hashes) ("shingles", when
-    verifying).
+    """Batches of Documents -> Keys (main), (node, sorted distinct uint32 shingle hashes) ("shingles", when
+    verifying) and (id, (Document, Keys, shingle hashes or None)) ("docs", for the final join).
 
     The only step that reads the text before the final join. Shingle hashes, signatures and band keys are
     computed with numpy for the whole batch. Signatures use the first bands*rows of datasketch's `num_perm`
@@ -253,23 +254,26 @@ class _ComputeKeys(beam.DoFn):
         keys = [Keys(d.id, exact_mod.exact_hash(d.text), normalize_url(d.url) if cfg.url else None, self._order(d), (),
                      tuple(exact_mod.line_hashes(d.text)) if cfg.line_dedup else (),
                      lsh.representative_rank(d.meta.get("perplexity"), d.text)) for d in batch]
-        if not cfg.minhash:
-            yield from keys
-            return
-        # Sorted distinct shingle hashes for the whole batch at once (numpy, no per-shingle Python).
-        hashes = hashed_shingles([d.text for d in batch], cfg.ngram, cfg.shingle)
-        sigs = signatures_from_hashes(hashes, cfg.num_perm, cfg.seed, cfg.scheme, width=self.bands * self.rows)
-        bands = band_keys(sigs, self.bands, self.rows).tolist()
-        self._docs.inc(len(batch))
-        for k, hv, bk in zip(keys, hashes, bands):
-            if not hv.size:
-                # No shingles (no word at all): all such documents would share every bucket.
-                self._empty.inc()
-                yield k
-                continue
-            k = k._replace(bands=tuple(bk))
-            if cfg.verify_jaccard:
-                yield beam.pvalue.TaggedOutput("shingles", (k.node, hv))
+        shingles = [None] * len(batch)
+        if cfg.minhash:
+            # Sorted distinct shingle hashes for the whole batch at once (numpy, no per-shingle Python).
+            hashes = hashed_shingles([d.text for d in batch], cfg.ngram, cfg.shingle)
+            sigs = signatures_from_hashes(hashes, cfg.num_perm, cfg.seed, cfg.scheme, width=self.bands * self.rows)
+            bands = band_keys(sigs, self.bands, self.rows).tolist()
+            self._docs.inc(len(batch))
+            for i, (hv, bk) in enumerate(zip(hashes, bands)):
+                if not hv.size:
+                    # No shingles (no word at all): all such documents would share every bucket.
+                    self._empty.inc()
+                    continue
+                keys[i] = keys[i]._replace(bands=tuple(bk))
+                if cfg.verify_jaccard:
+                    shingles[i] = hv
+                    yield beam.pvalue.TaggedOutput("shingles", (keys[i].node, hv))
+        for d, k, sh in zip(batch, keys, shingles):
+            # The final join's document side: the document with its Keys and shingles (for its state row) in
+            # one element; on the FnApiRunner each element of a join is decoded and encoded twice.
+            yield beam.pvalue.TaggedOutput("docs", (d.id, (d, k, sh)))
             yield k
 
 
@@ -281,7 +285,7 @@ def _drop(k: Keys, reason: str, duplicate_of: str, **signals) -> beam.pvalue.Tag
 def _decide_exact(item):
     _, groups = item
     new = sorted(groups["new"], key=lambda k: (k.rank, k.id))  # the copy worth keeping first
-    earlier = sorted(groups["earlier"])
+    earlier = sorted(groups.get("earlier", ()))  # no "earlier" input without a state
     if not new:
         return
     if earlier:
@@ -320,7 +324,7 @@ class _DecideUrl(beam.DoFn):
     def process(self, item):
         _, groups = item
         new = sorted(groups["new"], key=_url_order)
-        earlier = sorted(groups["earlier"])
+        earlier = sorted(groups.get("earlier", ()))
         if not new:
             return
         if earlier:
@@ -340,17 +344,22 @@ def _key_url(k: Keys):
 
 
 # ------------------------------------------------------------------------------- LSH candidates
+# Band keys are uint64; shifted into the int64 range they stay distinct and Beam's coder writes them as a
+# varint instead of its slower path for ints of 64 bits (this is the largest shuffle: one entry per band).
+_INT64_SHIFT = 1 << 63
+
+
 def _bucket_entries(k: Keys):
     # The band index is part of each key (minhash.band_keys), so the key alone names the bucket.
     node = k.node
     for key in k.bands:
-        yield key, node
+        yield key - _INT64_SHIFT, node
 
 
 def _state_bucket_entries(row: dict):
     node = lsh.node_key(row["id"], earlier=True)
     for key in row["band_keys"] or []:
-        yield key, node
+        yield key - _INT64_SHIFT, node
 
 
 def _state_shingles(row: dict):
@@ -408,11 +417,6 @@ class _LargeStar(beam.DoFn):
         yield from lsh.large_star(node, nb)
 
 
-def _key_by_larger(edge):
-    u, v = edge
-    return (u, v) if u > v else (v, u)
-
-
 def _small_star(item):
     node, smaller = item
     yield from lsh.small_star(node, smaller)
@@ -451,6 +455,8 @@ class ConnectedComponents(beam.PTransform):
 
     def __init__(self, max_rounds: int = 20):
         super().__init__()
+        if max_rounds < 1:  # the labels are keyed by the larger node only after a round
+            raise ValueError(f"max_rounds must be >= 1, got {max_rounds}")
         self.max_rounds = max_rounds
 
     def expand(self, edges):
@@ -461,15 +467,14 @@ class ConnectedComponents(beam.PTransform):
                   | f"R{k}LargeStarGroup" >> beam.GroupByKey()
                   | f"R{k}LargeStar" >> beam.ParDo(_LargeStar(k)).with_outputs("violation", main="edges"))
             per_round.append(ls.violation)
+            # Large-star and small-star edges are (larger node, smaller node): already keyed by the larger.
             active = (ls.edges
-                      | f"R{k}SmallStarKey" >> beam.Map(_key_by_larger)
                       | f"R{k}SmallStarGroup" >> beam.GroupByKey()
                       | f"R{k}SmallStar" >> beam.FlatMap(_small_star))
         rounds = (tuple(per_round) | "PerRound" >> beam.Flatten()
                   | "RoundsUsed" >> beam.CombineGlobally(lambda ks: max(ks, default=0))
                   | "CountRounds" >> beam.Map(_rounds_used))
         labels = (active
-                  | "LabelKey" >> beam.Map(_key_by_larger)
                   | "LabelGroup" >> beam.CombinePerKey(min)
                   | "Converged" >> beam.Map(_converged_label, beam.pvalue.AsSingleton(rounds), self.max_rounds))
         return {"labels": labels, "rounds": rounds}
@@ -538,10 +543,6 @@ def _keys_by_node(k: Keys):
     return k.node, k
 
 
-def _keys_by_id(k: Keys):
-    return k.id, k
-
-
 # ------------------------------------------------------------------------------------------ lines
 def _line_entries(k: Keys):
     node = k.node
@@ -604,8 +605,8 @@ def _by_id(item):
 
 # ------------------------------------------------------------------------------------- final join
 class _Finalize(beam.DoFn):
-    """The one join of documents with their decisions: Drop -> Dropped; Keys -> kept document (duplicate
-    lines removed, C4's sentence rule applied) and its state row."""
+    """The one join of documents with their decisions: a Drop -> Dropped; no Drop -> kept document (duplicate
+    lines removed, C4's sentence rule applied) and its state row (from the Keys and shingles beside it)."""
 
     def __init__(self, min_sentences: int, params: str):
         self.min_sentences, self.params = min_sentences, params
@@ -618,15 +619,12 @@ class _Finalize(beam.DoFn):
 
     def process(self, item):
         _, g = item
-        drops, keys = list(g["drop"]), list(g["keys"])
-        for doc in g["doc"]:
+        drops = list(g["drop"])
+        for doc, k, sh in g["doc"]:
             if drops:
                 d = drops[0]
                 yield self._dropped(doc, d.reason, d.duplicate_of, d.signals)
                 continue
-            if not keys:
-                raise RuntimeError(f"dedup: document {doc.id!r} got no decision (a pipeline bug)")
-            k = keys[0]
             lines = list(k.lines)
             removals = sorted(g["removed"])
             if removals:
@@ -643,7 +641,6 @@ class _Finalize(beam.DoFn):
                 doc.meta["dedup_lines_removed"] = len(removed)
                 lines = exact_mod.line_hashes(text)
             self._kept.inc()
-            sh = next(iter(g["shingles"]), None)
             yield beam.pvalue.TaggedOutput("state", {
                 "id": doc.id, "exact_hash": k.exact, "url_key": k.url, "band_keys": list(k.bands),
                 "line_hashes": lines, "params": self.params,
@@ -668,19 +665,26 @@ class Deduplicate(beam.PTransform):
         self.state_dir = state_dir
         self.params = minhash_params(cfg) if cfg.minhash else ""
 
+    @staticmethod
+    def _with_state(name: str, pcoll, state, state_fn):
+        """`pcoll` and, with a state, the state rows' entries (`state_fn` per row). Without a state, `pcoll`
+        alone: on the FnApiRunner a Flatten of two inputs is always a stage of its own that decodes and
+        re-encodes every element (for the bucket entries, 16 per document)."""
+        if state is None:
+            return pcoll
+        return (pcoll, state | f"State{name}" >> beam.FlatMap(state_fn)) | f"All{name}" >> beam.Flatten()
+
     def _near(self, keys, shingles, state):
         """Survivors' Keys -> (Keys for the final join, Drops, rounds): LSH pairs, verification, components,
         labels. The Keys returned include the near-dropped ones unless line dedup needs the survivors alone."""
         cfg = self.cfg
-        entries = ((keys | "BucketEntries" >> beam.FlatMap(_bucket_entries),
-                    state | "StateBucketEntries" >> beam.FlatMap(_state_bucket_entries))
-                   | "AllBucketEntries" >> beam.Flatten())
+        entries = self._with_state("BucketEntries", keys | "BucketEntries" >> beam.FlatMap(_bucket_entries), state,
+                                   _state_bucket_entries)
         pairs = (entries
                  | "Buckets" >> beam.GroupByKey()
                  | "BucketPairs" >> beam.ParDo(_BucketPairs(cfg.bucket_window, cfg.max_bucket_size)))
         if cfg.verify_jaccard:
-            shingles = ((shingles, state | "StateShingles" >> beam.FlatMap(_state_shingles))
-                        | "AllShingles" >> beam.Flatten())
+            shingles = self._with_state("Shingles", shingles, state, _state_shingles)
             pairs = ({"pairs": pairs | "PairEnds" >> beam.FlatMap(_pair_ends), "shingles": shingles}
                      | "VerifyJoin" >> beam.CoGroupByKey()
                      | "ShinglesToPairs" >> beam.FlatMap(_shingles_to_pairs)
@@ -698,21 +702,20 @@ class Deduplicate(beam.PTransform):
 
     def expand(self, docs):
         cfg, p = self.cfg, docs.pipeline
-        if self.state_dir:
-            state = p | "ReadState" >> ReadState(self.state_dir, self.params or None)
-        else:
-            state = p | "NoState" >> beam.Create([])
+        state = (p | "ReadState" >> ReadState(self.state_dir, self.params or None)) if self.state_dir else None
         computed = (docs
                     | "KeyBatches" >> beam.BatchElements(min_batch_size=1, max_batch_size=cfg.signature_batch_size)
-                    | "Keys" >> beam.ParDo(_ComputeKeys(cfg)).with_outputs("shingles", main="keys"))
+                    | "Keys" >> beam.ParDo(_ComputeKeys(cfg)).with_outputs("shingles", "docs", main="keys"))
         keys, shingles = computed.keys, computed.shingles
         dropped = []
         id_steps = 0
 
         if cfg.exact:
             id_steps += 1
-            ex = ({"new": keys | "ExactKey" >> beam.Map(_exact_key),
-                   "earlier": state | "StateExactKey" >> beam.Map(_state_exact_key)}
+            groups = {"new": keys | "ExactKey" >> beam.Map(_exact_key)}
+            if state is not None:  # a CoGroupByKey of one input needs no Flatten stage (see _with_state)
+                groups["earlier"] = state | "StateExactKey" >> beam.Map(_state_exact_key)
+            ex = (groups
                   | "ExactGroup" >> beam.CoGroupByKey()
                   | "ExactDecide" >> beam.FlatMap(_decide_exact).with_outputs("dropped", main="kept"))
             keys, _ = ex.kept, dropped.append(ex.dropped)
@@ -720,9 +723,11 @@ class Deduplicate(beam.PTransform):
         if cfg.url:
             id_steps += 1
             by_url = keys | "UrlKey" >> beam.FlatMap(_key_url).with_outputs("no_url", main="keyed")
-            state_urls = (state | "StateUrls" >> beam.Filter(_has_url)
-                          | "StateUrlKey" >> beam.Map(_state_url_key))
-            ud = ({"new": by_url.keyed, "earlier": state_urls}
+            groups = {"new": by_url.keyed}
+            if state is not None:
+                groups["earlier"] = (state | "StateUrls" >> beam.Filter(_has_url)
+                                     | "StateUrlKey" >> beam.Map(_state_url_key))
+            ud = (groups
                   | "UrlGroup" >> beam.CoGroupByKey()
                   | "UrlDecide" >> beam.ParDo(_DecideUrl(cfg.url_keep)).with_outputs("dropped", main="kept"))
             dropped.append(ud.dropped)
@@ -748,19 +753,17 @@ class Deduplicate(beam.PTransform):
                          | "ClusterSizeHistogram" >> beam.CombinePerKey(sum))
 
         if cfg.line_dedup:
-            removed = ((keys | "LineEntries" >> beam.FlatMap(_line_entries),
-                        state | "StateLineEntries" >> beam.FlatMap(_state_line_entries))
-                       | "AllLineEntries" >> beam.Flatten()
+            removed = (self._with_state("LineEntries", keys | "LineEntries" >> beam.FlatMap(_line_entries), state,
+                                        _state_line_entries)
                        | "LineGroup" >> beam.GroupByKey()
                        | "LineOwners" >> beam.FlatMap(_line_owners))
         else:
             removed = p | "NoLineRemovals" >> beam.Create([])
 
-        final = ({"doc": docs | "DocById" >> beam.Map(_doc_by_id),
+        # A document without a Drop is kept; the Keys of the survivors need not join again.
+        final = ({"doc": computed.docs,
                   "drop": id_dropped | "DropById" >> beam.Map(_drop_by_id),
-                  "keys": keys | "SurvivorById" >> beam.Map(_keys_by_id),
-                  "removed": removed | "RemovedById" >> beam.Map(_by_id),
-                  "shingles": shingles | "ShinglesById" >> beam.Map(_by_id)}
+                  "removed": removed | "RemovedById" >> beam.Map(_by_id)}
                  | "FinalJoin" >> beam.CoGroupByKey()
                  | "Finalize" >> beam.ParDo(_Finalize(cfg.line_dedup_min_sentences, self.params)).with_outputs(
                      "dropped", "state", main="kept"))
