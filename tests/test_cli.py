@@ -167,6 +167,13 @@ def test_version_unknown_command_and_options_after_subcommand(tmp_path, capsys):
     assert main(["--log-level", "ERROR", "curate", "--config", str(cfg)]) == 0
 
 
+def _interruptible():
+    # As in a terminal: a test run started in the background of a non-interactive shell (`cmd &`) inherits
+    # SIGINT ignored, and the command would then never see the interrupt.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+
+
 def test_ctrl_c_prints_one_line(tmp_path):
     """A terminal's Ctrl-C reaches the foreground process only; the supervised child (and its Beam worker
     processes) are stopped quietly. Multi-process workers are what printed ~80 lines of tracebacks."""
@@ -177,7 +184,7 @@ def test_ctrl_c_prints_one_line(tmp_path):
     env.pop("CORPUSFORGE_SUPERVISED", None)
     p = subprocess.Popen([sys.executable, "-m", "corpusforge.cli", "curate", "-q", "--config", str(cfg)],
                          env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                         start_new_session=True)
+                         start_new_session=True, preexec_fn=_interruptible)
     time.sleep(8)
     assert p.poll() is None, "run finished before the interrupt; make the input larger"
     os.kill(p.pid, signal.SIGINT)
