@@ -19,7 +19,7 @@ from corpusforge.unlearnable import frozen, photos
 from corpusforge.unlearnable.clip import save_clip
 from corpusforge.unlearnable.surrogate import load_surrogate
 
-skdata = pytest.importorskip("skimage.data")
+from skimage import data as skdata  # noqa: E402 - a runtime requirement (requirements.txt)
 ROOT = Path(__file__).resolve().parents[1]
 LOW_EPS = photos.PRESETS["low"][0]
 

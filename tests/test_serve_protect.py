@@ -26,7 +26,7 @@ from corpusforge.unlearnable import frozen
 from corpusforge.unlearnable.surrogate import load_surrogate
 from corpusforge.webapp.server import App, Limits, make_server, safe_name
 
-skdata = pytest.importorskip("skimage.data")
+from skimage import data as skdata  # noqa: E402 - a runtime requirement (requirements.txt)
 # Screenshots for the docs only when asked (CORPUSFORGE_SCREENSHOTS=1): a test run leaves tracked files alone.
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 
@@ -83,9 +83,10 @@ def _post(base, path, files, cookie, headers=None, body=None):
 # ------------------------------------------------------------------------------------------ browser
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory):
-    webdriver = pytest.importorskip("selenium.webdriver")
-    if not shutil.which("chromedriver") or not shutil.which("chromium"):
-        pytest.skip("chromium and chromium-driver are not installed (scripts/test.sh installs them)")
+    from selenium import webdriver  # requirements-dev.txt
+
+    assert shutil.which("chromedriver") and shutil.which("chromium"), (
+        "headless Chromium is needed: apt-get install chromium chromium-driver (scripts/test.sh does)")
     downloads = tmp_path_factory.mktemp("downloads")
     opts = webdriver.ChromeOptions()
     opts.binary_location = shutil.which("chromium")
