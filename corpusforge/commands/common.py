@@ -45,7 +45,7 @@ def runner_config(args) -> RunnerConfig:
 
 
 # ------------------------------------------------------------------ flags generated from a config model
-def _symbols(value: str) -> list[str]:
+def symbol_list(value: str) -> list[str]:
     # "\n" written as the two characters backslash-n on a command line means a line break.
     return [s.replace("\\n", "\n").replace("\\t", "\t") for s in value.split(",") if s != ""]
 
@@ -74,7 +74,7 @@ def add_model_arguments(parser: argparse.ArgumentParser, model, flags: dict[str,
         elif get_origin(ann) is Literal:
             kw["choices"] = list(get_args(ann))
         elif get_origin(base) is list:
-            kw.update(type=_symbols, metavar="A,B,...")
+            kw.update(type=symbol_list, metavar="A,B,...")
         else:
             kw["type"] = base
         parser.add_argument(flag, **kw)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from corpusforge.commands.common import _symbols, add_model_arguments, add_runner_arguments, model_from_args, runner_config
+from corpusforge.commands.common import symbol_list, add_model_arguments, add_runner_arguments, model_from_args, runner_config
 from corpusforge.config import TokenizerTrainConfig
 from corpusforge.pipelines.train_tokenizer import train_tokenizer
 from corpusforge.tokenizers.train import CARD_FILE, MODEL_FILE
@@ -22,7 +22,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     # Every TokenizerTrainConfig field, help and default declared once in the model (corpusforge.config).
     add_model_arguments(parser.add_argument_group("tokenizer (corpusforge config --defaults train-tokenizer)"),
                         TokenizerTrainConfig, FLAGS)
-    parser.add_argument("--add-user-defined-symbols", type=_symbols, default=[], metavar="A,B,...",
+    parser.add_argument("--add-user-defined-symbols", type=symbol_list, default=[], metavar="A,B,...",
                         help="more pieces kept whole, added to the default list")
     # --quiet (also no SentencePiece training log) is one of the options every subcommand has (corpusforge.cli).
     add_runner_arguments(parser)
