@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from corpusforge.commands.common import symbol_list, add_model_arguments, add_runner_arguments, model_from_args, runner_config
+from corpusforge.commands.common import add_model_arguments, add_runner_arguments, model_from_args, runner_config, symbol_list
 from corpusforge.config import TokenizerTrainConfig
 from corpusforge.pipelines.train_tokenizer import train_tokenizer
 from corpusforge.tokenizers.train import CARD_FILE, MODEL_FILE
