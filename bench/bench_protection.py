@@ -139,17 +139,44 @@ def concept_recall(attack_dir: Path, model: str, test: Path, concept: str) -> di
     def score(ranks):
         return float(np.mean([np.mean(ranks <= k) / (k / n) for k in (1, 5, 10)]))
 
-    return {"concept_captions": int(names.sum()), "concept": score(t2i[names]), "other": score(t2i[~names])}
+    return {"concept_captions": int(names.sum()), "concept": score(t2i[names]), "other": score(t2i[~names]),
+            **concept_zero_shot(clip, tok, images, pairs, test, concept)}
+
+
+def concept_zero_shot(clip, tok, images, pairs, test: Path, concept: str) -> dict:
+    """Zero-shot retrieval of the concept itself (a shape or a colour the generator draws): the clean test
+    images ranked by similarity to the mean embedding of the prompts "a photo with a <colour> <shape>" over
+    every value of the other attribute (CLIP's prompt ensembling, in the generator's own phrasing); which images
+    truly show the concept comes from the generator's object list. Average precision and precision at 10 over
+    the base rate (1.0 = chance; the ceiling is 1 / base rate)."""
+    import torch
+
+    from corpusforge.unlearnable.clip import embed_images, embed_texts
+    from corpusforge.unlearnable.data import COLORS, SHAPES
+
+    attr = "shape" if concept in SHAPES else "color"
+    prompts = ([f"a photo with a {c} {concept}" for c in COLORS] if attr == "shape"
+               else [f"a photo with a {concept} {s}" for s in SHAPES])
+    shows = {r["id"]: any(o[attr] == concept for o in r["objects"]) for r in _rows(test / "test.jsonl")}
+    truth = np.array([shows[p.image_id] for p in pairs])
+    query = torch.nn.functional.normalize(embed_texts(clip, tok(prompts)).mean(0, keepdim=True), dim=-1)
+    sims = (embed_images(clip, images) @ query.T).numpy()[:, 0]
+    order = np.argsort(-sims, kind="stable")
+    hits = truth[order]
+    base = float(truth.mean())
+    precision_at = np.cumsum(hits) / np.arange(1, len(hits) + 1)
+    ap = float((precision_at * hits).sum() / max(1, hits.sum()))
+    return {"zero_shot_ap": ap / base, "zero_shot_p10": float(hits[:10].mean()) / base, "base_rate": base}
 
 
 def partial_protection(args, out: Path, data: Path, seeds: list[int], attackers: list[str]) -> dict:
-    """Owner subset: the first training images showing `concept` (a shape the generator draws), sized to
+    """Owner subset: the first training images showing `concept` (a shape or colour the generator draws), sized to
     `owner_share` of the attacker's training set; the rest of the training set holds no image of it. Only the
     owner subset is protected (MEM-3, its own surrogate); the attacker trains on the mix."""
     rows = _rows(data / "train.jsonl")
     for r in rows:
         r["image"] = str(data / r["image"])
-    has = [r for r in rows if any(o["shape"] == args.partial for o in r["objects"])]
+    has = [r for r in rows if any(args.partial in (o["shape"], o["color"]) for o in r["objects"])]
     rest = [r for r in rows if r not in has]
     n_owner = round(args.owner_share * len(rest) / (1 - args.owner_share))
     owner = has[:n_owner]
@@ -174,7 +201,7 @@ def partial_protection(args, out: Path, data: Path, seeds: list[int], attackers:
                                       progress=False, save_model=True)
                 cr = concept_recall(adir, a, data, args.partial)
                 log(f"  partial {cond} {a} seed {s}: {args.partial} captions {cr['concept']:.2f}x, "
-                    f"other captions {cr['other']:.2f}x")
+                    f"other captions {cr['other']:.2f}x, zero-shot AP {cr['zero_shot_ap']:.2f}x")
                 res["runs"].append({"seed": s, "model": a, "condition": cond, **cr,
                                     "protect_psnr_mean": prot["psnr_mean"]})
         (out / "partial.json").write_text(json.dumps(res, indent=2, sort_keys=True) + "\n")
@@ -185,13 +212,17 @@ def render_partial(res: dict, steps: int) -> str:
     out = [f"Partial protection: concept `{res['concept']}` only in an owner subset of {res['owner']} images "
            f"({100 * res['owner_share']:.1f}% of {res['owner'] + res['rest']} training images); attackers trained "
            f"{steps} steps on the mix. Cells: text->image mean R@K over chance on the clean test split, for test "
-           f"captions naming the concept / the other test captions; mean ± sd over seeds.", "",
-           "| attacker | owner subset | concept captions | other captions |", "|---|---|---|---|"]
+           f"captions naming the concept / the other test captions; zero-shot: the clean test images ranked by "
+           f"the prompt \"a photo with a {res['concept']}\", average precision and precision at 10 over the base "
+           f"rate (ceiling 1 / base rate); mean ± sd over seeds.", "",
+           "| attacker | owner subset | concept captions | other captions | zero-shot AP | zero-shot P@10 |",
+           "|---|---|---|---|---|---|"]
     for model in sorted({r["model"] for r in res["runs"]}):
         for cond in ("unprotected", "protected"):
             rs = [r for r in res["runs"] if r["model"] == model and r["condition"] == cond]
             out.append(f"| {model} | {cond} | {_mean_sd([r['concept'] for r in rs])} | "
-                       f"{_mean_sd([r['other'] for r in rs])} |")
+                       f"{_mean_sd([r['other'] for r in rs])} | {_mean_sd([r['zero_shot_ap'] for r in rs])} | "
+                       f"{_mean_sd([r['zero_shot_p10'] for r in rs])} |")
     return "\n".join(out) + "\n"
 
 
@@ -210,8 +241,9 @@ def main() -> int:
                     help="restrict the attacks to these set:view pairs, e.g. clean:png,mem3:jpeg75 (a subset grid)")
     ap.add_argument("--steps", type=int, default=400, help="attacker training steps (batch 64, lr 1e-3)")
     ap.add_argument("--jobs", type=int, default=2, help="parallel processes, one torch thread each")
-    ap.add_argument("--partial", default=None, metavar="SHAPE",
-                    help="run the partial-protection experiment for this concept instead (e.g. star)")
+    ap.add_argument("--partial", default=None, metavar="CONCEPT",
+                    help="run the partial-protection experiment for this shape or colour instead (e.g. purple: "
+                         "colours are what the small attackers learn zero-shot; shapes they do not, even unprotected)")
     ap.add_argument("--owner-share", type=float, default=0.07, help="owner subset share of the training set")
     ap.add_argument("--protect-set", action="append", default=[], metavar="KEY=VALUE",
                     help="extra `corpusforge protect --set` overrides for every protect run (e.g. rounds=10)")

@@ -71,11 +71,11 @@ def cfg(**kw):
     return types.SimpleNamespace(**base)
 
 
-def run_protector(tmp_path, photos, c, stop_after_round=None, surrogate=None):
+def run_protector(tmp_path, photos, c, stop_after_round=None, surrogate=None, ensemble=None):
     s = surrogate or tiny_surrogate(c.seed)
     work = make_work(tmp_path, photos, s)
     store = Int8DeltaStore(tmp_path, 1 if c.method == "uap" else work.n, SIZE)
-    p = MinMinProtector(c, s, work, store, tmp_path, run_key="test")
+    p = MinMinProtector(c, s, work, store, tmp_path, run_key="test", ensemble=ensemble)
     state = p.run(stop_after_round=stop_after_round)
     return p, state, store, work
 
@@ -218,6 +218,48 @@ def test_noise_pass_draws_new_caption_pairings_at_every_pgd_step(tmp_path, photo
     assert any(o != tuple(range(work.n)) for o in pairings)
 
 
+def test_own_caption_term_makes_the_noise_fit_the_images_own_captions_without_trigger(tmp_path, photos):
+    """With own_caption_weight > 0 the same noise pass (same surrogate, same triggers, same seed) leaves
+    noise under which each image matches its own caption, trigger removed, better than MEM's noise does."""
+    losses = {}
+    for w in (0.0, 0.5):
+        (tmp_path / str(w)).mkdir()
+        s = tiny_surrogate()
+        work = make_work(tmp_path / str(w), photos, s)
+        store = Int8DeltaStore(tmp_path / str(w), work.n, SIZE)
+        p = MinMinProtector(cfg(own_caption_weight=w, pgd_steps=8, alpha=2 / 255), s, work, store, tmp_path / str(w),
+                            run_key="t")
+        p.init_triggers()
+        p.noise_pass(0, "a", "b")
+        idx = np.arange(work.n)
+        x = (work.images.read(idx) + store.read("b", idx)).clamp(0, 1)
+        losses[w] = pair_loss(s, x, s.build_tokens(None, [cs[0] for cs in work.captions]), 8)["loss"]
+    assert losses[0.5] < losses[0.0]
+
+
+def test_ensemble_noise_also_fits_the_second_surrogate(tmp_path, photos):
+    """With an ensemble the noise pass minimizes the mean loss of every member: the second surrogate scores
+    the protected pairs better than when the noise was made against the first surrogate alone."""
+    losses = {}
+    for with_ensemble in (False, True):
+        d = tmp_path / str(with_ensemble)
+        d.mkdir()
+        first, second = tiny_surrogate(0), tiny_surrogate(1)
+        work = make_work(d, photos, first)
+        store = Int8DeltaStore(d, work.n, SIZE)
+        p = MinMinProtector(cfg(pgd_steps=8, alpha=2 / 255), first, work, store, d, run_key="t",
+                            ensemble=[second] if with_ensemble else None)
+        p.init_triggers()
+        p.noise_pass(0, "a", "b")
+        before, after = p.trigger_pass(0, "b")
+        assert after <= before
+        idx = np.arange(work.n)
+        x = (work.images.read(idx) + store.read("b", idx)).clamp(0, 1)
+        trig = p.state.triggers[p.state.groups].tolist()
+        losses[with_ensemble] = pair_loss(second, x, second.build_tokens(trig, [cs[0] for cs in work.captions]), 8)["loss"]
+    assert losses[True] < losses[False]
+
+
 def test_shared_trigger_groups_give_one_trigger_per_cluster(tmp_path, photos):
     p, state, store, work = run_protector(tmp_path, photos, cfg(rounds=1, trigger_rounds=1, trigger_groups=3))
     assert state.triggers.shape == (3, 3)
@@ -251,23 +293,29 @@ def test_baselines_run_under_the_same_interface(tmp_path, photos, method):
     assert state.triggers is None
 
 
-def test_same_seed_same_result_and_resume_equals_uninterrupted(tmp_path, photos):
+@pytest.mark.parametrize("members", [1, 2])
+def test_same_seed_same_result_and_resume_equals_uninterrupted(tmp_path, photos, members):
     c = cfg(rounds=3, trigger_rounds=2, surrogate_steps=6, pgd_steps=2)
     a = tmp_path / "a"
     b = tmp_path / "b"
     r = tmp_path / "r"
     for d in (a, b, r):
         d.mkdir()
-    _, sa, store_a, work = run_protector(a, photos, c)
-    _, sb, store_b, _ = run_protector(b, photos, c)
+
+    def ensemble(seed=1):
+        return [tiny_surrogate(seed)] if members == 2 else None
+
+    _, sa, store_a, work = run_protector(a, photos, c, ensemble=ensemble())
+    _, sb, store_b, _ = run_protector(b, photos, c, ensemble=ensemble())
     idx = np.arange(work.n)
     assert np.array_equal(store_a.read_int8(sa.buffer, idx), store_b.read_int8(sb.buffer, idx))
     assert torch.equal(sa.triggers, sb.triggers)
 
     # Interrupted after round 1 (checkpoint written), then the same command again in a fresh process state.
-    _, partial, _, _ = run_protector(r, photos, c, stop_after_round=1)
+    _, partial, _, _ = run_protector(r, photos, c, stop_after_round=1, ensemble=ensemble())
     assert partial.round_done == 1
-    p2, sr, store_r, _ = run_protector(r, photos, c, surrogate=tiny_surrogate(99))  # weights come from the checkpoint
+    # every member's weights and optimizer state come from the checkpoint
+    p2, sr, store_r, _ = run_protector(r, photos, c, surrogate=tiny_surrogate(99), ensemble=ensemble(98))
     assert sr.round_done == 2
     assert np.array_equal(store_a.read_int8(sa.buffer, idx), store_r.read_int8(sr.buffer, idx))
     assert torch.equal(sa.triggers, sr.triggers)

@@ -78,12 +78,20 @@ class ProtectConfig(StrictModel):
     trigger_groups: int | None = Field(
         None, ge=1, description="Share triggers within k-means clusters of surrogate image features; null: one per image.")
     hotflip_topk: int = Field(16, ge=1, le=1000)
+    own_caption_weight: float = Field(
+        0.0, ge=0.0, le=1.0, description="MEM only: share of the noise objective (and of surrogate training rows) "
+        "that pairs each image with its OWN caption and no trigger (the EM term), so the noise is a shortcut even "
+        "where a scraper drops the trigger words. 0: the paper's MEM.")
     exclude_caption_vocab: bool = Field(
         True, description="Triggers use no word that occurs in the set's own captions (no 'blue' or 'left').")
     beam_width: int = Field(2, ge=1, le=64)
     batch_size: int = Field(32, ge=2, le=65_536)
     model: str = Field("RN50", description="open_clip model name (or the small CPU config, see clip.py).")
     checkpoint: str | None = Field(None, description="Local weights file; null: random init, trained in the loop.")
+    ensemble: list[str] = Field(
+        default_factory=list, description="More surrogate models (randomly initialized, trained in the loop beside "
+        "`model`); noise and triggers minimize their mean loss, so the protection holds against more than one "
+        "architecture. Measured: noise made against one architecture alone does not carry to another.")
     device: str = Field("auto", description="auto | cpu | cuda | cuda:N")
     num_threads: int | None = Field(
         None, ge=1, description="torch CPU threads, capped at the available cores (null: all available cores).")

@@ -21,6 +21,12 @@ trigger tokens are restricted to whole-word, non-special tokens that survive dec
 (a trigger such as "blue" or "left" would otherwise contradict or repeat real content words); noise lives in int8 memmaps (`storage.Int8DeltaStore`); every random draw
 comes from a generator seeded by (seed, round, phase), so a resumed run equals an uninterrupted one.
 
+EM term (`own_caption_weight` w, our addition, off by default): MEM's noise binds to the trigger, so a scraper
+that drops the trigger words keeps images whose noise pairs with nothing. With w > 0 the noise objective is
+(1 - w) * MEM's loss + w * the loss of the same images with their own captions and no trigger (error-minimizing
+noise as in EM), and a share w of the surrogate's training rows carry no trigger, so the min-min game is played
+on both views of the data.
+
 Baselines share the loop (`method`): `em` -- error-minimizing image noise only (Huang et al. 2021, adapted to
 CLIP as in MEM's comparison: own captions, no trigger); `tap` -- targeted error-maximizing noise: the surrogate
 is trained on clean pairs and each image is pushed toward another image's caption (a fixed derangement), as
@@ -163,11 +169,14 @@ class MinMinProtector:
     """Runs MEM (or a baseline) over a `WorkingSet`, writing noise into `store`, checkpointing into `ckpt_dir`."""
 
     def __init__(self, cfg, surrogate: Surrogate, work: WorkingSet, store: Int8DeltaStore, ckpt_dir: str | Path,
-                 run_key: str = ""):
+                 run_key: str = "", ensemble: list[Surrogate] | None = None):
         if work.n < 2:
             raise ValueError("protection needs at least 2 image-caption pairs (the contrastive loss compares pairs)")
         self.cfg = cfg
         self.s = surrogate
+        # Every surrogate the loop trains and attacks: `surrogate` first (it scores the report), then the
+        # ensemble. Noise and triggers minimize the mean of their losses.
+        self.members = [surrogate] + list(ensemble or [])
         self.work = work
         self.store = store
         self.ckpt = Path(ckpt_dir)
@@ -179,8 +188,10 @@ class MinMinProtector:
         self.use_trigger = uses_trigger(self.method)
         self.k = int(cfg.trigger_tokens) if self.use_trigger else 0
         self.universal = self.method == "uap"
-        params = [p for p in self.s.model.parameters() if p.requires_grad]
-        self.opt = torch.optim.AdamW(params, lr=float(cfg.surrogate_lr), weight_decay=float(cfg.weight_decay))
+        # MEM's EM term (see module docstring): 0 for every other method, where it would mean nothing.
+        self.own_w = float(getattr(cfg, "own_caption_weight", 0.0)) if self.method == "mem" else 0.0
+        self.opts = [torch.optim.AdamW([p for p in m.model.parameters() if p.requires_grad], lr=float(cfg.surrogate_lr),
+                                       weight_decay=float(cfg.weight_decay)) for m in self.members]
         self.allowed = self._trigger_vocabulary() if self.use_trigger else None
         self.state = LoopState()
         self.targets = None
@@ -250,8 +261,9 @@ class MinMinProtector:
         self.state.triggers = trig.long()
 
     def train_surrogate(self, r: int, buf: str, clean: bool) -> list[float]:
-        model = self.s.model
-        model.train()
+        """`surrogate_steps` steps of every member on the same batches; the curve is their mean loss."""
+        for m in self.members:
+            m.model.train()
         g = seeded_generator(self.cfg.seed, "train", r)
         losses = []
         for _ in range(int(self.cfg.surrogate_steps)):
@@ -259,15 +271,25 @@ class MinMinProtector:
             x = self._clean(idx)
             if not clean:
                 x = (x + self._delta(buf, idx)).clamp(0, 1)
-            tokens = self.s.build_tokens(self._trigger_rows(idx) if not clean else None, self._pick_captions(idx, g))
-            loss = clip_loss(self.s.encode_image(x), self.s.encode_text(tokens), model.logit_scale.exp())
-            self.opt.zero_grad(set_to_none=True)
-            loss.backward()
-            self.opt.step()
-            with torch.no_grad():  # open_clip's training loop clamps the temperature at 100
-                model.logit_scale.clamp_(0, math.log(MAX_LOGIT_SCALE))
-            losses.append(float(loss.detach()))
-        model.eval()
+            triggers = self._trigger_rows(idx) if not clean else None
+            if triggers is not None and self.own_w > 0:
+                # the share of rows a scraper sees without the trigger: noise + own caption only
+                bare = (torch.rand(len(idx), generator=g) < self.own_w).tolist()
+                triggers = [[] if b else t for t, b in zip(triggers, bare)]
+            captions = self._pick_captions(idx, g)
+            step_losses = []
+            for m, opt in zip(self.members, self.opts):
+                tokens = m.build_tokens(triggers, captions)
+                loss = clip_loss(m.encode_image(x), m.encode_text(tokens), m.model.logit_scale.exp())
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                with torch.no_grad():  # open_clip's training loop clamps the temperature at 100
+                    m.model.logit_scale.clamp_(0, math.log(MAX_LOGIT_SCALE))
+                step_losses.append(float(loss.detach()))
+            losses.append(sum(step_losses) / len(step_losses))
+        for m in self.members:
+            m.model.eval()
         return losses
 
     def _noise_captions(self, idx: torch.Tensor, g: torch.Generator) -> list[list[int]]:
@@ -280,14 +302,26 @@ class MinMinProtector:
             return self._pick_captions(idx, g, source=self.targets[idx])
         return self._pick_captions(idx, g)
 
+    def _loss(self, views: list[torch.Tensor], texts: list[list[torch.Tensor]]) -> torch.Tensor:
+        """Mean contrastive loss over the members and the image views. `texts[j]` holds one text feature
+        matrix per member, each paired with the images with weight (1 - w, w) for MEM's two caption sets."""
+        weights = [1.0] if len(texts) == 1 else [1 - self.own_w, self.own_w]
+        total = 0.0
+        for mi, m in enumerate(self.members):
+            scale = m.logit_scale()
+            for v in views:
+                f = m.encode_image(v)
+                total = total + sum(w * clip_loss(f, t[mi], scale) for w, t in zip(weights, texts))
+        return total / (len(self.members) * len(views))
+
     def noise_pass(self, r: int, src: str, dst: str) -> float:
-        model = self.s.model
-        model.eval()
-        req = [p.requires_grad for p in model.parameters()]
-        for p in model.parameters():
+        params = [p for m in self.members for p in m.model.parameters()]
+        for m in self.members:
+            m.model.eval()
+        req = [p.requires_grad for p in params]
+        for p in params:
             p.requires_grad_(False)
         g = seeded_generator(self.cfg.seed, "noise", r)
-        scale = self.s.logit_scale()
         minimize = self.method != "uap"
         final = []
         udelta = self._delta(src, torch.zeros(1, dtype=torch.long)) if self.universal else None
@@ -297,12 +331,14 @@ class MinMinProtector:
                 delta = udelta.clone() if self.universal else self._delta(src, idx)
                 for _ in range(int(self.cfg.pgd_steps)):
                     with torch.no_grad():  # new captions at every step: the noise must not fit one caption
-                        txt = self.s.encode_text(self.s.build_tokens(self._trigger_rows(idx),
-                                                                     self._noise_captions(idx, g)))
+                        trig, caps = self._trigger_rows(idx), self._noise_captions(idx, g)
+                        texts = [[m.encode_text(m.build_tokens(trig, caps)) for m in self.members]]
+                        if self.own_w > 0:  # the EM term: the same images with their own captions, no trigger
+                            own = self._pick_captions(idx, g)
+                            texts.append([m.encode_text(m.build_tokens(None, own)) for m in self.members])
                     delta.requires_grad_(True)
                     xin = (x + delta).clamp(0, 1)
-                    views = self._image_loss_input(xin, g)
-                    loss = sum(clip_loss(self.s.encode_image(v), txt, scale) for v in views) / len(views)
+                    loss = self._loss(self._image_loss_input(xin, g), texts)
                     grad, = torch.autograd.grad(loss, delta)
                     if self.universal:
                         # One delta for all images: keep every image valid by projecting against the batch.
@@ -319,67 +355,87 @@ class MinMinProtector:
             if self.universal:
                 self.store.write(dst, np.zeros(1, dtype=np.int64), udelta)
         finally:
-            for p, rq in zip(model.parameters(), req):
+            for p, rq in zip(params, req):
                 p.requires_grad_(rq)
         self.store.flush()
         return float(np.mean(final))
 
+    def _text_with_grad(self, m: Surrogate, tokens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Text features of `tokens` and the token-embedding output they were computed from (a leaf, so the
+        loss gradient w.r.t. each position's embedding can be read off)."""
+        captured = {}
+
+        def hook(_m, _inp, out):
+            leaf = out.detach().requires_grad_(True)
+            captured["emb"] = leaf
+            return leaf
+
+        handle = m.token_embedding.register_forward_hook(hook)
+        try:
+            txt = m.encode_text(tokens)
+        finally:
+            handle.remove()
+        return txt, captured["emb"]
+
     def trigger_pass(self, r: int, buf: str) -> tuple[float, float]:
-        model = self.s.model
-        model.eval()
+        """HotFlip over every member: each candidate token's first-order score is summed over the members (the
+        members share the BPE vocabulary; their embedding matrices are concatenated along the feature axis),
+        and the beam search scores candidates by the members' mean loss."""
+        for m in self.members:
+            m.model.eval()
         g = seeded_generator(self.cfg.seed, "trigger", r)
         allowed = self.allowed.to(self.s.device)
-        emb_module = self.s.token_embedding
-        scale = self.s.logit_scale().detach()
+        scales = [m.logit_scale().detach() for m in self.members]
+        embedding = torch.cat([m.token_embedding.weight.detach() for m in self.members], dim=1)
+        n_members = len(self.members)
+
+        def mean_loss(imgs, txts) -> torch.Tensor:
+            return sum(clip_loss(i, t, sc) for i, t, sc in zip(imgs, txts, scales)) / n_members
+
         before, after = [], []
         for idx in batches(torch.randperm(self.work.n, generator=g), self.bs):
             x = (self._clean(idx) + self._delta(buf, idx)).clamp(0, 1)
             caps = self._pick_captions(idx, g)
             groups_b = self.state.groups[idx]
+            trig_rows = self.state.triggers[groups_b].tolist()
+            imgs, txts, grads = [], [], []
+            for m, sc in zip(self.members, scales):
+                with torch.no_grad():
+                    img = m.encode_image(x)
+                txt, emb = self._text_with_grad(m, m.build_tokens(trig_rows, caps))
+                grad, = torch.autograd.grad(clip_loss(img, txt, sc) / n_members, emb)
+                imgs.append(img)
+                txts.append(txt.detach())
+                grads.append(grad[:, 1:1 + self.k, :].detach())  # positions after <start_of_text>
+            grad = torch.cat(grads, dim=2)
             with torch.no_grad():
-                img = self.s.encode_image(x)
-            tokens = self.s.build_tokens(self.state.triggers[groups_b].tolist(), caps)
-            captured = {}
-
-            def hook(_m, _inp, out):
-                leaf = out.detach().requires_grad_(True)
-                captured["emb"] = leaf
-                return leaf
-
-            handle = emb_module.register_forward_hook(hook)
-            try:
-                txt = self.s.encode_text(tokens)
-            finally:
-                handle.remove()
-            loss = clip_loss(img, txt, scale)
-            grad, = torch.autograd.grad(loss, captured["emb"])
-            grad = grad[:, 1:1 + self.k, :].detach()  # positions after <start_of_text>
-            txt = txt.detach()
-            embedding = emb_module.weight.detach()
-            with torch.no_grad():
-                batch_before = float(clip_loss(img, txt, scale))
+                batch_before = float(mean_loss(imgs, txts))
                 for gid in torch.unique(groups_b).tolist():  # sorted: deterministic order
                     rows = (groups_b == gid).nonzero().flatten()
                     cand = hotflip_candidates(grad[rows].sum(0), embedding, allowed, int(self.cfg.hotflip_topk))
                     row_caps = [caps[i] for i in rows.tolist()]
 
-                    def score(trigs: list[list[int]], rows=rows, row_caps=row_caps, txt=txt) -> torch.Tensor:
-                        toks = self.s.build_tokens([t for t in trigs for _ in row_caps], row_caps * len(trigs))
-                        feats = self.s.encode_text(toks).view(len(trigs), len(row_caps), -1)
+                    def score(trigs: list[list[int]], rows=rows, row_caps=row_caps) -> torch.Tensor:
+                        feats = [m.encode_text(m.build_tokens([t for t in trigs for _ in row_caps],
+                                                              row_caps * len(trigs))).view(len(trigs), len(row_caps), -1)
+                                 for m in self.members]
                         out = []
                         for c in range(len(trigs)):
-                            t = txt.clone()
-                            t[rows] = feats[c]
-                            out.append(clip_loss(img, t, scale))
+                            swapped = []
+                            for txt, f in zip(txts, feats):
+                                t = txt.clone()
+                                t[rows] = f[c]
+                                swapped.append(t)
+                            out.append(mean_loss(imgs, swapped))
                         return torch.stack(out).cpu()
 
                     best, _, _ = beam_search_trigger(self.state.triggers[gid].tolist(), cand.cpu(), score,
                                                      int(self.cfg.beam_width))
                     self.state.triggers[gid] = torch.tensor(best, dtype=torch.long)
-                    toks = self.s.build_tokens([best] * len(rows), row_caps)
-                    txt[rows] = self.s.encode_text(toks)
+                    for m, txt in zip(self.members, txts):
+                        txt[rows] = m.encode_text(m.build_tokens([best] * len(rows), row_caps))
                 before.append(batch_before)
-                after.append(float(clip_loss(img, txt, scale)))
+                after.append(float(mean_loss(imgs, txts)))
         return float(np.mean(before)), float(np.mean(after))
 
     # -------------------------------------------------------------------------------- checkpoints
@@ -393,7 +449,8 @@ class MinMinProtector:
             "groups": st.groups,
             "curves": st.curves,
             "model": self.s.model.state_dict(),
-            "optimizer": self.opt.state_dict(),
+            "optimizer": self.opts[0].state_dict(),
+            "ensemble": [(m.model.state_dict(), o.state_dict()) for m, o in zip(self.members[1:], self.opts[1:])],
             "torch_rng": torch.get_rng_state(),
         }, self.ckpt / CHECKPOINT)
 
@@ -405,7 +462,10 @@ class MinMinProtector:
         if ck.get("run_key") != self.run_key:
             raise ValueError(f"checkpoint {path} belongs to a different run (config or inputs changed)")
         self.s.model.load_state_dict(ck["model"])
-        self.opt.load_state_dict(ck["optimizer"])
+        self.opts[0].load_state_dict(ck["optimizer"])
+        for m, o, (model_state, opt_state) in zip(self.members[1:], self.opts[1:], ck.get("ensemble", [])):
+            m.model.load_state_dict(model_state)
+            o.load_state_dict(opt_state)
         torch.set_rng_state(ck["torch_rng"])
         self.state = LoopState(round_done=int(ck["round_done"]), buffer=ck["buffer"], triggers=ck["triggers"],
                                groups=ck["groups"], curves=ck["curves"])

@@ -187,7 +187,8 @@ def protect(cfg: ProtectConfig, stop_after_round: int | None = None, progress=Si
 
     device = _resolve_device(cfg.device)
     surrogate = load_surrogate(cfg.model, cfg.checkpoint, device, cfg.seed)
-    size = working_size(cfg.noise_size, surrogate.image_size, records)
+    ensemble = [load_surrogate(name, None, device, cfg.seed + 1 + i) for i, name in enumerate(cfg.ensemble)]
+    size = working_size(cfg.noise_size, max(m.image_size for m in [surrogate, *ensemble]), records)
 
     # Working-resolution cache: decoded once; images that fail to decode are quarantined here.
     meta_path = work_dir / CACHE_META
@@ -221,7 +222,7 @@ def protect(cfg: ProtectConfig, stop_after_round: int | None = None, progress=Si
 
     work = WorkingSet(cache, [[surrogate.encode_caption(c) for c in r.captions] for r in valid])
     store = Int8DeltaStore(work_dir, noise_rows(cfg.method, len(valid)), size)
-    protector = MinMinProtector(cfg, surrogate, work, store, work_dir, run_key=key)
+    protector = MinMinProtector(cfg, surrogate, work, store, work_dir, run_key=key, ensemble=ensemble)
     state = protector.run(stop_after_round=stop_after_round, progress=progress)
     if state.round_done < cfg.rounds - 1:
         log.info("stopped after round %d of %d; re-run the same command to continue", state.round_done + 1, cfg.rounds)
