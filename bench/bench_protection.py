@@ -213,8 +213,9 @@ def render_partial(res: dict, steps: int) -> str:
            f"({100 * res['owner_share']:.1f}% of {res['owner'] + res['rest']} training images); attackers trained "
            f"{steps} steps on the mix. Cells: text->image mean R@K over chance on the clean test split, for test "
            f"captions naming the concept / the other test captions; zero-shot: the clean test images ranked by "
-           f"the prompt \"a photo with a {res['concept']}\", average precision and precision at 10 over the base "
-           f"rate (ceiling 1 / base rate); mean ± sd over seeds.", "",
+           f"the mean embedding of the prompts \"a photo with a <colour> <shape>\" that name {res['concept']}, "
+           f"average precision and precision at 10 over the base rate (ceiling 1 / base rate); mean ± sd over "
+           f"seeds.", "",
            "| attacker | owner subset | concept captions | other captions | zero-shot AP | zero-shot P@10 |",
            "|---|---|---|---|---|---|"]
     for model in sorted({r["model"] for r in res["runs"]}):
