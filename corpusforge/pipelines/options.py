@@ -1,6 +1,8 @@
 """Beam runner and pipeline options from `RunnerConfig`."""
 from __future__ import annotations
 
+import ctypes
+import os
 import re
 
 from apache_beam.options.pipeline_options import PipelineOptions
@@ -45,10 +47,38 @@ def pipeline_options(cfg: RunnerConfig, job_name: str = "corpusforge") -> Pipeli
     return PipelineOptions(flags)
 
 
+# glibc malloc settings for the local runner's processes. The FnApiRunner hands each worker its whole share of a
+# stage's input as one data-plane message (tens of MB), and glibc keeps such freed buffers in its heaps, so a
+# process's RSS grows with the largest stage it has seen. Buffers of 1 MB and up are mapped and unmapped on their
+# own, free memory at the top of a heap above 1 MB is returned, and two arenas serve all threads. Measured on
+# 20,000 documents (BENCHMARKS.md "Reliability"): worst worker 946 -> 696 MB, driver 1,068 -> 594 MB, same time.
+GLIBC_MALLOC_ENV = {"MALLOC_MMAP_THRESHOLD_": "1048576", "MALLOC_TRIM_THRESHOLD_": "1048576", "MALLOC_ARENA_MAX": "2"}
+_MALLOPT = {"MALLOC_TRIM_THRESHOLD_": -1, "MALLOC_MMAP_THRESHOLD_": -3, "MALLOC_ARENA_MAX": -8}  # M_* of malloc.h
+
+
+def bound_native_heap() -> None:
+    """Apply GLIBC_MALLOC_ENV to this process (mallopt) and, through the environment, to the worker processes
+    the runner starts. A value the user already set in the environment wins; on a C library other than glibc
+    the environment variables are ignored and mallopt is not called."""
+    for key, value in GLIBC_MALLOC_ENV.items():
+        os.environ.setdefault(key, value)
+    try:
+        mallopt = ctypes.CDLL("libc.so.6").mallopt
+    except (OSError, AttributeError):
+        return
+    for key, param in _MALLOPT.items():
+        try:
+            mallopt(param, int(os.environ[key]))
+        except ValueError:
+            continue  # not a number: glibc ignores it too
+
+
 def make_runner(cfg: RunnerConfig):
-    """The runner object; FnApiRunner is built directly so it never tries to download Prism."""
+    """The runner object; FnApiRunner is built directly so it never tries to download Prism (with the malloc
+    settings of `bound_native_heap`)."""
     if cfg.runner == "FnApiRunner":
         from apache_beam.runners.portability.fn_api_runner import FnApiRunner
 
+        bound_native_heap()
         return FnApiRunner()
     return None  # PipelineOptions --runner decides

@@ -1,0 +1,32 @@
+"""The local runner's malloc settings (issue 13, memory): set for the driver and inherited by the workers."""
+from __future__ import annotations
+
+import os
+
+import apache_beam as beam
+from apache_beam.testing.util import assert_that, equal_to
+
+from corpusforge.config import RunnerConfig
+from corpusforge.pipelines.options import GLIBC_MALLOC_ENV, bound_native_heap, make_runner, pipeline_options
+
+
+def test_settings_go_to_the_environment_and_a_users_value_wins(monkeypatch):
+    for key in GLIBC_MALLOC_ENV:
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("MALLOC_ARENA_MAX", "4")
+    bound_native_heap()
+    assert os.environ["MALLOC_ARENA_MAX"] == "4"
+    assert os.environ["MALLOC_MMAP_THRESHOLD_"] == GLIBC_MALLOC_ENV["MALLOC_MMAP_THRESHOLD_"]
+    assert os.environ["MALLOC_TRIM_THRESHOLD_"] == GLIBC_MALLOC_ENV["MALLOC_TRIM_THRESHOLD_"]
+
+
+def test_worker_processes_of_the_local_runner_start_with_the_settings(monkeypatch):
+    for key in GLIBC_MALLOC_ENV:
+        monkeypatch.delenv(key, raising=False)
+    cfg = RunnerConfig(runner="FnApiRunner", direct_num_workers=1, direct_running_mode="multi_processing")
+    driver = os.getpid()
+    with beam.Pipeline(runner=make_runner(cfg), options=pipeline_options(cfg)) as p:
+        # each value read in the process that runs the step: a worker the runner started, not this one
+        seen = p | beam.Create(list(GLIBC_MALLOC_ENV)) | beam.Map(
+            lambda key: (key, os.environ.get(key), os.getpid() != driver))
+        assert_that(seen, equal_to([(k, v, True) for k, v in GLIBC_MALLOC_ENV.items()]))
