@@ -51,7 +51,7 @@ def pipeline_options(cfg: RunnerConfig, job_name: str = "corpusforge") -> Pipeli
 # stage's input as one data-plane message (tens of MB), and glibc keeps such freed buffers in its heaps, so a
 # process's RSS grows with the largest stage it has seen. Buffers of 1 MB and up are mapped and unmapped on their
 # own, free memory at the top of a heap above 1 MB is returned, and two arenas serve all threads. Measured on
-# 20,000 documents (BENCHMARKS.md "Reliability"): worst worker 946 -> 696 MB, driver 1,068 -> 594 MB, same time.
+# 20,000 documents (BENCHMARKS.md "Reliability"): worst worker 946 -> 675 MB, driver 1,068 -> 624 MB, same time.
 GLIBC_MALLOC_ENV = {"MALLOC_MMAP_THRESHOLD_": "1048576", "MALLOC_TRIM_THRESHOLD_": "1048576", "MALLOC_ARENA_MAX": "2"}
 _MALLOPT = {"MALLOC_TRIM_THRESHOLD_": -1, "MALLOC_MMAP_THRESHOLD_": -3, "MALLOC_ARENA_MAX": -8}  # M_* of malloc.h
 
