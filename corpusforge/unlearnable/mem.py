@@ -21,6 +21,11 @@ trigger tokens are restricted to whole-word, non-special tokens that survive dec
 (a trigger such as "blue" or "left" would otherwise contradict or repeat real content words); noise lives in int8 memmaps (`storage.Int8DeltaStore`); every random draw
 comes from a generator seeded by (seed, round, phase), so a resumed run equals an uninterrupted one.
 
+Surrogate ensemble (`ensemble`, our addition): several surrogates are trained side by side on the same batches;
+the noise pass minimizes their mean loss and HotFlip ranks candidate tokens by the sum of their first-order
+scores, so the noise and triggers are not fitted to one architecture (measured: noise made against one
+architecture alone does not carry to another, BENCHMARKS.md "Which noise carries").
+
 EM term (`own_caption_weight` w, our addition, off by default): MEM's noise binds to the trigger, so a scraper
 that drops the trigger words keeps images whose noise pairs with nothing. With w > 0 the noise objective is
 (1 - w) * MEM's loss + w * the loss of the same images with their own captions and no trigger (error-minimizing
