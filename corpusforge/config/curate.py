@@ -12,6 +12,14 @@ from corpusforge.config.base import StrictModel
 from corpusforge.config.runner import RunnerConfig
 
 
+
+def _unit_interval(values: dict[str, float], what: str) -> dict[str, float]:
+    """Validator body for {name: value} maps whose values are probabilities."""
+    for name, t in values.items():
+        if not 0.0 <= t <= 1.0:
+            raise ValueError(f"{what} for {name!r} must be between 0 and 1, got {t}")
+    return values
+
 class InputConfig(StrictModel):
     paths: list[str] = Field(min_length=1, description="Files or glob patterns (local or gs://).")
     format: Literal["auto", "jsonl", "jsonl.gz", "parquet", "warc", "wet", "arc"] = "auto"
@@ -127,10 +135,7 @@ class LangIdConfig(StageConfig):
     @field_validator("per_language_threshold")
     @classmethod
     def _thresholds_in_range(cls, v: dict[str, float]) -> dict[str, float]:
-        for lang, t in v.items():
-            if not 0.0 <= t <= 1.0:
-                raise ValueError(f"threshold for {lang!r} must be between 0 and 1, got {t}")
-        return v
+        return _unit_interval(v, "threshold")
 
 
 class GopherQualityConfig(LanguageAwareStageConfig):
@@ -390,10 +395,7 @@ class PIIConfig(StageConfig):
     @field_validator("score_thresholds")
     @classmethod
     def _thresholds(cls, v: dict[str, float]) -> dict[str, float]:
-        for ent, t in v.items():
-            if not 0.0 <= t <= 1.0:
-                raise ValueError(f"score threshold for {ent!r} must be between 0 and 1, got {t}")
-        return v
+        return _unit_interval(v, "score threshold")
 
     @field_validator("ner_fallback")
     @classmethod
