@@ -25,6 +25,15 @@ fi
 stamp=".venv/.corpusforge-requirements"
 want=$(cat requirements.txt requirements-dev.txt pyproject.toml | sha256sum | cut -d' ' -f1)
 if [ ! -x .venv/bin/python ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+  # The venv takes ~8 GB (torch 2.14.1 from the local wheel is a CUDA build: ~5.5 GB with its nvidia-*
+  # libraries). Say so before pip runs out of space half-way with "[Errno 28] No space left on device".
+  free_kb=$(df -Pk . | awk 'NR==2 {print $4}')
+  need_kb=$((10 * 1024 * 1024))
+  if [ -n "$free_kb" ] && [ "$free_kb" -lt "$need_kb" ] && [ ! -x .venv/bin/python ]; then
+    echo "[setup] error: $((free_kb / 1024 / 1024)) GB free on $(df -P . | awk 'NR==2 {print $6}'), the new .venv needs about 10 GB." >&2
+    echo "[setup] free some space (old clones, runs/, /tmp) and run this again." >&2
+    exit 1
+  fi
   echo "[setup] creating .venv with $($PY --version) and installing pinned requirements (a few minutes the first time)"
   [ -x .venv/bin/python ] || "$PY" -m venv .venv
   .venv/bin/python -m pip install -q --upgrade pip wheel setuptools
