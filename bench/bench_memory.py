@@ -86,6 +86,8 @@ def main() -> None:
     ap.add_argument("--perplexity", action="store_true")
     ap.add_argument("--work", type=Path, default=None, help="where corpora and runs go (default: a temp dir)")
     ap.add_argument("--json", type=Path, default=None, help="also write the results here")
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="more curate --set overrides, e.g. output.num_shards=32")
     args = ap.parse_args()
     work = args.work or Path(tempfile.mkdtemp(prefix="bench-memory-"))
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS": ""}
@@ -100,11 +102,12 @@ def main() -> None:
         run = work / f"run-{n}"
         cmd = [sys.executable, "-m", "corpusforge.cli", "curate", "--config", str(ROOT / "configs" / "local.yaml"),
                "--set", f"input.paths=['{corpus}/*.jsonl.gz']", "--set", f"output.dir={run}",
-               "--set", f"output.overwrite=true", "--set", f"runner.direct_num_workers={args.workers}",
+               "--set", "output.overwrite=true", "--set", f"runner.direct_num_workers={args.workers}",
                "--set", "runner.direct_running_mode=multi_processing",
                "--set", f"perplexity.enabled={str(args.perplexity).lower()}",
                "--set", f"perplexity.models_dir={ROOT}/models/demo_lm",
                "--set", f"pii.enabled={str(args.pii).lower()}", "--set", "report=false"]
+        cmd += [arg for kv in args.set for arg in ("--set", kv)]
         r = {"scale": scale, "docs": n, "input_mb": round(size / 2**20, 1), **measure(cmd, env)}
         results.append(r)
         print(json.dumps(r), flush=True)
