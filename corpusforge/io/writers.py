@@ -82,11 +82,11 @@ def dropped_row(d: Dropped) -> dict:
     }
 
 
-def write_parquet_atomic(rows: list[dict], schema: pa.Schema, path: str) -> str:
+def write_parquet_atomic(rows: list[dict], schema: pa.Schema, path: str, compression: str = "zstd") -> str:
     """Write rows (already in their final order) as one Parquet file, atomically."""
     table = pa.Table.from_pylist(rows, schema=schema)
     with storage.atomic_writer(path) as f:
-        pq.write_table(table, f, compression="zstd", write_statistics=True,
+        pq.write_table(table, f, compression=compression, write_statistics=True,
                        row_group_size=max(1, min(len(rows), 10_000)))
     return path
 
@@ -95,19 +95,23 @@ def write_parquet_atomic(rows: list[dict], schema: pa.Schema, path: str) -> str:
 # row's size: 64 MB of it bounds the writer whatever the shard size (issue 13, item 5).
 SORT_BUFFER_BYTES = 64 << 20
 ROW_GROUP_ROWS = 10_000
+MERGE_ROWS = 4096  # rows read ahead over all the inputs of a merge, as Python objects
 
 
 def _row_bytes(row: dict) -> int:
-    return sum(len(v) if isinstance(v, str) else 8 for v in row.values()) + 64
+    """About what a row costs in memory: its strings, and 8 bytes per element of a hash list."""
+    return sum(len(v) if isinstance(v, str) else 8 * len(v) if hasattr(v, "__len__") else 8
+               for v in row.values()) + 64
 
 
 def write_parquet_sorted_atomic(rows: Iterable[dict], schema: pa.Schema, path: str, sort_key,
-                                buffer_bytes: int = SORT_BUFFER_BYTES) -> str:
+                                buffer_bytes: int = SORT_BUFFER_BYTES, compression: str = "zstd") -> str:
     """Write rows in `sort_key` order as one Parquet file, atomically, with memory bounded by `buffer_bytes`.
 
     An external merge sort: sorted runs of at most `buffer_bytes` are spilled to local Parquet files and
     merged row group by row group. A shard that fits in one run is written straight from memory; both paths
-    give row groups of ROW_GROUP_ROWS rows, so the bytes depend only on the rows.
+    give row groups of ROW_GROUP_ROWS rows, so the bytes depend only on the rows. `compression="none"` is for
+    intermediate files read back once (the sorted runs of pipelines/shards.py).
     """
     import heapq
     import shutil
@@ -130,30 +134,66 @@ def write_parquet_sorted_atomic(rows: Iterable[dict], schema: pa.Schema, path: s
                 buf, size = [], 0
         buf.sort(key=sort_key)
         if not runs:
-            return write_parquet_atomic(buf, schema, path)
-        streams = [_iter_rows(r) for r in runs] + [iter(buf)]
-        return _write_row_stream(heapq.merge(*streams, key=sort_key), schema, path)
+            return write_parquet_atomic(buf, schema, path, compression)
+        batch = max(16, MERGE_ROWS // len(runs))
+        streams = [iter_parquet_rows(r, batch) for r in runs] + [iter(buf)]
+        return _write_row_stream(heapq.merge(*streams, key=sort_key), schema, path, compression)
     finally:
         if spill_dir:
             shutil.rmtree(spill_dir, ignore_errors=True)
 
 
-def _iter_rows(path: str, batch_rows: int = 1024):
-    for batch in pq.ParquetFile(path).iter_batches(batch_size=batch_rows):
-        yield from batch.to_pylist()
+def merge_sorted_parquet_atomic(paths: list[str], schema: pa.Schema, path: str, sort_key) -> str:
+    """Parquet files each sorted by `sort_key` -> one file in `sort_key` order, atomically, with a small record
+    batch per input and one row group (as Arrow columns) in memory; the bytes are those of
+    `write_parquet_sorted_atomic` on the same rows."""
+    import heapq
+
+    # one small batch per input: the rows waiting in the merge stay ~MERGE_ROWS however many inputs there are
+    batch = max(16, MERGE_ROWS // max(len(paths), 1))
+    return _write_row_stream(heapq.merge(*[iter_parquet_rows(p, batch) for p in paths], key=sort_key), schema, path)
 
 
-def _write_row_stream(rows: Iterable[dict], schema: pa.Schema, path: str) -> str:
+def iter_parquet_rows(path: str, batch_rows: int = 1024):
+    """A Parquet file's rows, one record batch at a time (never the whole file in memory)."""
+    import io
+
+    with storage.open_read(path) as f:
+        source = f if getattr(f, "seekable", lambda: False)() else io.BytesIO(f.read())
+        for batch in pq.ParquetFile(source).iter_batches(batch_size=batch_rows):
+            yield from batch.to_pylist()
+
+
+def _write_row_stream(rows: Iterable[dict], schema: pa.Schema, path: str, compression: str = "zstd",
+                      batch_rows: int = 1024) -> str:
+    """Rows in their final order -> one Parquet file of ROW_GROUP_ROWS-row groups. Rows become Arrow record
+    batches `batch_rows` at a time, so a row group waits in columnar form, not as Python objects."""
     with storage.atomic_writer(path) as f:
-        writer = pq.ParquetWriter(f, schema, compression="zstd", write_statistics=True)
+        writer = pq.ParquetWriter(f, schema, compression=compression, write_statistics=True)
+        batches: list[pa.RecordBatch] = []
+        pending = chunk_rows = 0
         chunk: list[dict] = []
+
+        def flush_group():
+            nonlocal batches, pending
+            if pending:
+                table = pa.Table.from_batches(batches, schema=schema).combine_chunks()
+                writer.write_table(table, row_group_size=ROW_GROUP_ROWS)
+            batches, pending = [], 0
+
         for row in rows:
             chunk.append(row)
-            if len(chunk) == ROW_GROUP_ROWS:
-                writer.write_table(pa.Table.from_pylist(chunk, schema=schema), row_group_size=ROW_GROUP_ROWS)
-                chunk = []
+            chunk_rows += 1
+            if chunk_rows == min(batch_rows, ROW_GROUP_ROWS - pending):
+                batches.append(pa.RecordBatch.from_pylist(chunk, schema=schema))
+                pending += chunk_rows
+                chunk, chunk_rows = [], 0
+                if pending == ROW_GROUP_ROWS:
+                    flush_group()
         if chunk:
-            writer.write_table(pa.Table.from_pylist(chunk, schema=schema), row_group_size=ROW_GROUP_ROWS)
+            batches.append(pa.RecordBatch.from_pylist(chunk, schema=schema))
+            pending += chunk_rows
+        flush_group()
         writer.close()
     return path
 

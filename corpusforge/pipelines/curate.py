@@ -8,7 +8,6 @@ a rerun after a crash discards the partial `_work/` and completes the job.
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import logging
 import math
@@ -25,10 +24,11 @@ from corpusforge.config import ConfigError, CurateConfig
 from corpusforge.io.readers import InputFile, read_file, resolve_inputs
 from corpusforge.io.runlock import RunLock
 from corpusforge.io.writers import (
-    CHECKPOINT_SCHEMA, DROPPED_SCHEMA, KEPT_SCHEMA, checkpoint_row, checkpoint_row_to_doc, dropped_row, kept_row,
-    shard_name, write_json_atomic, write_jsonl_atomic, write_parquet_atomic, write_parquet_sorted_atomic,
+    CHECKPOINT_SCHEMA, DROPPED_SCHEMA, KEPT_SCHEMA, checkpoint_row, checkpoint_row_to_doc, dropped_row,
+    iter_parquet_rows, kept_row, shard_name, write_json_atomic, write_jsonl_atomic, write_parquet_atomic,
 )
 from corpusforge.pipelines.options import make_runner, pipeline_options
+from corpusforge.pipelines.shards import WriteSortedShards, shard_of
 from corpusforge.pipelines.stage import ApplyStage
 from corpusforge.provenance import package_versions
 from corpusforge.records import Document, Dropped, Quarantined
@@ -209,24 +209,6 @@ def _count_keys(outcome) -> Iterable[str]:
         yield f"quarantined\t{outcome.stage}\t{kind[:80]}"
 
 
-class WriteShard(beam.DoFn):
-    """(shard, rows) -> one Parquet file, rows sorted by key, written atomically with bounded memory
-    (an external merge sort: corpusforge.io.writers.write_parquet_sorted_atomic)."""
-
-    def __init__(self, directory: str, prefix: str, total: int, schema, sort_key):
-        self.directory, self.prefix, self.total, self.schema, self.sort_key = directory, prefix, total, schema, sort_key
-
-    def process(self, item):
-        shard, rows = item
-        path = f"{self.directory}/{shard_name(self.prefix, shard, self.total, 'parquet')}"
-        write_parquet_sorted_atomic(rows, self.schema, path, self.sort_key)
-        yield path
-
-
-def _shard_of(doc_id: str, total: int) -> int:
-    return int.from_bytes(hashlib.blake2b(doc_id.encode("utf-8", "surrogatepass"), digest_size=8).digest(), "big") % total
-
-
 def _write_counts(counts: list[tuple[str, int]], path: str) -> None:
     write_json_atomic(sorted([k, v] for k, v in counts), path)
 
@@ -240,7 +222,7 @@ def _quarantine_shard(line: str, total: int) -> int:
     """Quarantine is sharded by (source, line) like kept/ by id: no step gathers it on one worker, and a
     file that is bad throughout is spread over all shards (issue 13, item 5)."""
     rec = json.loads(line)
-    return _shard_of(f"{rec['source']}\0{rec['line']}", total)
+    return shard_of(f"{rec['source']}\0{rec['line']}", total)
 
 
 class WriteQuarantineLines(beam.DoFn):
@@ -256,12 +238,13 @@ class WriteQuarantineLines(beam.DoFn):
         yield len(recs)
 
 
-def _write_sharded(pcoll, label: str, directory: str, total: int, schema, sort_key, row_fn=None):
-    keyed = pcoll | f"{label}Rows" >> beam.Map(
-        lambda x: (_shard_of(x["id"] if isinstance(x, dict) else _doc_id(x), total), row_fn(x) if row_fn else x))
-    return (keyed
-            | f"Group{label}" >> beam.GroupByKey()
-            | f"Write{label}" >> beam.ParDo(WriteShard(directory, "part", total, schema, sort_key)))
+def _write_sharded(pcoll, label: str, out: str, sub: str, total: int, schema, sort_key, row_fn=None,
+                   expected_bytes: int = 0):
+    """Rows (or Documents / Dropped with `row_fn`) -> `out/sub`'s `total` sorted Parquet shards, by id, in
+    groups of bounded size (pipelines/shards.py; `expected_bytes` sizes them)."""
+    return pcoll | f"Write{label}" >> WriteSortedShards(
+        f"{out}/{sub}", f"{out}/_runs/{sub}", total, schema, sort_key,
+        key_fn=lambda x: x["id"] if isinstance(x, dict) else _doc_id(x), row_fn=row_fn, expected_bytes=expected_bytes)
 
 
 def _doc_id(x) -> str:
@@ -342,9 +325,11 @@ def build_phase_a(p: beam.Pipeline, cfg: CurateConfig, files: list[InputFile], o
     all_quarantined = tuple(quarantined) | "AllQuarantined" >> beam.Flatten()
     n = cfg.output.num_shards
     docs = docs | "ProgressSurvivors" >> beam.ParDo(Tick(progress, "ended", "survivors"))
-    _write_sharded(docs, "Survivors", f"{out}/docs", n, CHECKPOINT_SCHEMA, lambda r: r["id"], checkpoint_row)
-    _write_sharded(all_dropped, "Dropped", f"{out}/dropped", n, DROPPED_SCHEMA, lambda r: (r["id"], r["stage"]),
-                   dropped_row)
+    input_bytes = sum(f.size for f in files)
+    _write_sharded(docs, "Survivors", out, "docs", n, CHECKPOINT_SCHEMA, lambda r: r["id"], checkpoint_row,
+                   expected_bytes=input_bytes)
+    _write_sharded(all_dropped, "Dropped", out, "dropped", n, DROPPED_SCHEMA, lambda r: (r["id"], r["stage"]),
+                   dropped_row, expected_bytes=input_bytes)
     _write_quarantine(all_quarantined | "QuarantineJson" >> beam.Map(lambda q: q.to_json()), "Quarantine",
                       f"{out}/quarantine", n)
     input_keys = [read.docs | "CountDocsRead" >> beam.Map(lambda _: "input\trecords"),
@@ -355,13 +340,10 @@ def build_phase_a(p: beam.Pipeline, cfg: CurateConfig, files: list[InputFile], o
     _write_count_keys(input_keys + [outcome_keys], "A", f"{out}/counts.json", stage_counts)
 
 
-def _read_parquet_rows(path: str):
-    """A checkpoint shard's rows, one record batch at a time (never the whole file in memory)."""
-    import pyarrow.parquet as pq
-    with storage.open_read(path) as f:
-        source = f if getattr(f, "seekable", lambda: False)() else io.BytesIO(f.read())
-        for batch in pq.ParquetFile(source).iter_batches(batch_size=1024):
-            yield from batch.to_pylist()
+def _stored_bytes(paths: list[str]) -> int:
+    """Bytes of phase A's checkpoint files, to size phase B's write groups (0 where a file is missing: a
+    Dataflow dry run builds phase B's graph before phase A has run)."""
+    return sum(storage.size(path) for path in paths if storage.exists(path))
 
 
 def _read_jsonl_lines(path: str):
@@ -380,7 +362,7 @@ def build_phase_b(p: beam.Pipeline, cfg: CurateConfig, a_dir: str, out: str, ded
     n = cfg.output.num_shards
     shards = lambda sub: [f"{a_dir}/{sub}/{shard_name('part', i, n, 'parquet')}" for i in range(n)]  # noqa: E731
     docs = (p | "SurvivorShards" >> beam.Create(shards("docs"))
-            | "ReadSurvivors" >> beam.FlatMap(_read_parquet_rows)
+            | "ReadSurvivors" >> beam.FlatMap(iter_parquet_rows)
             | "ToDocuments" >> beam.Map(checkpoint_row_to_doc)
             | "ProgressLoaded" >> beam.ParDo(Tick(progress, "loaded")))
     dropped, quarantined, extra_counts = [], [], []
@@ -407,7 +389,7 @@ def build_phase_b(p: beam.Pipeline, cfg: CurateConfig, a_dir: str, out: str, ded
     b_dropped = (tuple(dropped) | "BDropped" >> beam.Flatten()) if dropped else (p | "NoBDropped" >> beam.Create([]))
     b_quarantined = (tuple(quarantined) | "BQuarantined" >> beam.Flatten()) if quarantined else (
         p | "NoBQuarantined" >> beam.Create([]))
-    a_dropped_rows = p | "ADroppedShards" >> beam.Create(shards("dropped")) | "ReadADropped" >> beam.FlatMap(_read_parquet_rows)
+    a_dropped_rows = p | "ADroppedShards" >> beam.Create(shards("dropped")) | "ReadADropped" >> beam.FlatMap(iter_parquet_rows)
     all_dropped_rows = (a_dropped_rows, b_dropped | "BDroppedRows" >> beam.Map(dropped_row)) | "AllDroppedRows" >> beam.Flatten()
     a_q_lines = (p | "AQuarantineFile" >> beam.Create(
                      [f"{a_dir}/quarantine/{shard_name('part', i, n, 'jsonl')}" for i in range(n)])
@@ -422,8 +404,11 @@ def build_phase_b(p: beam.Pipeline, cfg: CurateConfig, a_dir: str, out: str, ded
     if cfg.pii.enabled:
         docs = _apply_policy(docs, "KeptUrl", KeptUrl("redacted", cfg.pii, budget), cfg.pii.batch_size)
 
-    _write_sharded(docs, "Kept", f"{out}/kept", n, KEPT_SCHEMA, lambda r: r["id"], kept_row)
-    _write_sharded(all_dropped_rows, "FinalDropped", f"{out}/dropped", n, DROPPED_SCHEMA, lambda r: (r["id"], r["stage"]))
+    survivor_bytes = _stored_bytes(shards("docs"))
+    _write_sharded(docs, "Kept", out, "kept", n, KEPT_SCHEMA, lambda r: r["id"], kept_row,
+                   expected_bytes=survivor_bytes)
+    _write_sharded(all_dropped_rows, "FinalDropped", out, "dropped", n, DROPPED_SCHEMA,
+                   lambda r: (r["id"], r["stage"]), expected_bytes=survivor_bytes + _stored_bytes(shards("dropped")))
     (all_q
      | "QShard" >> beam.Map(lambda line: (_quarantine_shard(line, n), line))
      | "QGroup" >> beam.GroupByKey()
@@ -442,7 +427,8 @@ def build_phase_b(p: beam.Pipeline, cfg: CurateConfig, a_dir: str, out: str, ded
             {"kept": final_ids, "state": state_rows}
             | "JoinStateWithKept" >> beam.CoGroupByKey()
             | "StateOfKept" >> beam.FlatMap(lambda kv: kv[1]["state"] if kv[1]["kept"] else [])
-            | "WriteDedupState" >> WriteState(f"{out}/state", num_shards=cfg.output.num_shards)
+            | "WriteDedupState" >> WriteState(f"{out}/state", num_shards=cfg.output.num_shards,
+                                              expected_bytes=survivor_bytes)
         )
 
 

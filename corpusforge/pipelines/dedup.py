@@ -177,25 +177,6 @@ def read_state(state_dir: str) -> list[dict]:
     return [r for p in state_files(state_dir) for r in _read_state_file(p, None)]
 
 
-class _WriteStateShard(beam.DoFn):
-    def __init__(self, path: str, total: int):
-        self.path, self.total = path, total
-
-    def process(self, item):
-        from corpusforge.io.writers import shard_name, write_parquet_atomic
-
-        shard, rows = item
-        rows = sorted(rows, key=lambda r: r["id"])
-        yield write_parquet_atomic(rows, STATE_SCHEMA, f"{self.path}/{shard_name('part', shard, self.total, 'parquet')}")
-
-
-def _state_shard(row: dict, total: int):
-    import hashlib
-
-    return int.from_bytes(hashlib.blake2b(row["id"].encode("utf-8", "surrogatepass"), digest_size=8).digest(),
-                          "big") % total, row
-
-
 def _write_empty_shards(_, path: str, total: int):
     """Every shard exists after the write, even one no row hashed to (a reader lists them all)."""
     from corpusforge.io.writers import shard_name, write_parquet_atomic
@@ -208,20 +189,27 @@ def _write_empty_shards(_, path: str, total: int):
 
 
 class WriteState(beam.PTransform):
-    """State rows -> `path/part-NNNNN-of-MMMMM.parquet`, rows sorted by id, each file written atomically."""
+    """State rows -> `path/part-NNNNN-of-MMMMM.parquet`, rows sorted by id, each file written atomically, in
+    groups of bounded size (pipelines/shards.py; `expected_bytes` sizes them)."""
 
-    def __init__(self, path: str, num_shards: int = 4):
+    def __init__(self, path: str, num_shards: int = 4, expected_bytes: int = 0):
         super().__init__()
-        self.path, self.num_shards = path.rstrip("/"), num_shards
+        self.path, self.num_shards, self.expected_bytes = path.rstrip("/"), num_shards, expected_bytes
 
     def expand(self, rows):
-        written = (rows
-                   | "ShardState" >> beam.Map(_state_shard, self.num_shards)
-                   | "GroupState" >> beam.GroupByKey()
-                   | "WriteStateShards" >> beam.ParDo(_WriteStateShard(self.path, self.num_shards)))
+        from corpusforge.pipelines.shards import WriteSortedShards
+
+        parent, name = self.path.rsplit("/", 1)
+        written = rows | "WriteStateShards" >> WriteSortedShards(
+            self.path, f"{parent}/_runs/{name}", self.num_shards, STATE_SCHEMA, _state_id, key_fn=_state_id,
+            expected_bytes=self.expected_bytes)
         return (written
                 | "StateWritten" >> beam.combiners.Count.Globally()
                 | "FillEmptyStateShards" >> beam.Map(_write_empty_shards, self.path, self.num_shards))
+
+
+def _state_id(row: dict) -> str:
+    return row["id"]
 
 
 # ------------------------------------------------------------------------------------------ keys
@@ -641,10 +629,13 @@ class _Finalize(beam.DoFn):
                 doc.meta["dedup_lines_removed"] = len(removed)
                 lines = exact_mod.line_hashes(text)
             self._kept.inc()
+            # Hash lists stay numpy arrays until the Parquet write: 4-8 bytes per hash instead of a Python int
+            # each (~36 bytes) in the two shuffles and the shard writes these rows go through.
             yield beam.pvalue.TaggedOutput("state", {
-                "id": doc.id, "exact_hash": k.exact, "url_key": k.url, "band_keys": list(k.bands),
-                "line_hashes": lines, "params": self.params,
-                "shingle_hashes": sh.tolist() if sh is not None else []})
+                "id": doc.id, "exact_hash": k.exact, "url_key": k.url,
+                "band_keys": np.asarray(k.bands, dtype=np.uint64),
+                "line_hashes": np.asarray(lines, dtype=np.uint64), "params": self.params,
+                "shingle_hashes": sh if sh is not None else np.empty(0, dtype=np.uint32)})
             yield doc
 
 

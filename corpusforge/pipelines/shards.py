@@ -1,0 +1,105 @@
+"""Sharded, sorted Parquet outputs with memory per worker bounded by a group, not by a shard (issue 13, item 5).
+
+A GroupByKey hands a worker each group whole (the local FnApiRunner even sends it as one data-plane
+message), so grouping a shard under one key costs a worker memory in proportion to the shard, which grows
+with the corpus. `WriteSortedShards` groups rows by (shard, bucket) instead, with as many buckets per shard
+as its expected bytes need for groups of about GROUP_BYTES; each group is written as a sorted run, then each
+shard's runs are merged as streams into its final file (`merge_sorted_parquet_atomic`: one record batch per
+run and one row group in Arrow form in memory). With one bucket per shard (a small corpus) it is the one-step
+write it always was. Either way a shard's bytes depend only on its rows.
+
+    rows | "WriteKept" >> WriteSortedShards(f"{out}/kept", f"{out}/_runs/kept", 2, KEPT_SCHEMA, sort_key,
+                                            key_fn=lambda r: r["id"], expected_bytes=input_bytes)
+"""
+from __future__ import annotations
+
+import hashlib
+import math
+from typing import Any, Callable
+
+import apache_beam as beam
+
+from corpusforge import storage
+from corpusforge.io.writers import merge_sorted_parquet_atomic, shard_name, write_parquet_sorted_atomic
+
+# Expected bytes (as stored: compressed input, zstd checkpoints) per group. A decoded row takes several
+# times its stored size in a worker; 1 MiB stored keeps a group to some tens of MB.
+GROUP_BYTES = 1 << 20
+
+
+def shard_of(key: str, total: int) -> int:
+    """The output shard of a document id (or any string key): a keyed hash, stable across runs and workers."""
+    return int.from_bytes(hashlib.blake2b(key.encode("utf-8", "surrogatepass"), digest_size=8).digest(), "big") % total
+
+
+def _bucket_of(key: str, buckets: int) -> int:
+    if buckets == 1:
+        return 0
+    digest = hashlib.blake2b(key.encode("utf-8", "surrogatepass"), digest_size=8, person=b"cf-bucket").digest()
+    return int.from_bytes(digest, "big") % buckets
+
+
+def buckets_per_shard(expected_bytes: int, total: int) -> int:
+    """Groups per shard so that one holds about GROUP_BYTES of the expected bytes (at least one)."""
+    return max(1, math.ceil(max(expected_bytes, 0) / max(total, 1) / GROUP_BYTES))
+
+
+class _WriteGroup(beam.DoFn):
+    """((shard, bucket), rows) -> the shard's file (one bucket) or one sorted run of it (several)."""
+
+    def __init__(self, directory: str, runs_dir: str, total: int, buckets: int, schema, sort_key):
+        self.directory, self.runs_dir, self.total, self.buckets = directory, runs_dir, total, buckets
+        self.schema, self.sort_key = schema, sort_key
+
+    def process(self, item):
+        (shard, bucket), rows = item
+        if self.buckets == 1:
+            path = f"{self.directory}/{shard_name('part', shard, self.total, 'parquet')}"
+            yield write_parquet_sorted_atomic(rows, self.schema, path, self.sort_key)
+            return
+        run = f"{self.runs_dir}/{shard:05d}/run-{bucket:05d}.parquet"
+        yield shard, write_parquet_sorted_atomic(rows, self.schema, run, self.sort_key, compression="none")
+
+
+class _MergeRuns(beam.DoFn):
+    """(shard, run paths) -> the shard's file, merged as streams; the runs are removed once it is in place."""
+
+    def __init__(self, directory: str, total: int, schema, sort_key):
+        self.directory, self.total, self.schema, self.sort_key = directory, total, schema, sort_key
+
+    def process(self, item):
+        shard, runs = item
+        runs = sorted(runs)
+        path = f"{self.directory}/{shard_name('part', shard, self.total, 'parquet')}"
+        merge_sorted_parquet_atomic(runs, self.schema, path, self.sort_key)
+        for run in runs:
+            storage.remove(run)
+        yield path
+
+
+class WriteSortedShards(beam.PTransform):
+    """Rows -> `directory/part-NNNNN-of-MMMMM.parquet`, each sorted by `sort_key`, written atomically; yields
+    the paths written. A shard no row hashed to gets no file here (the caller fills empty shards)."""
+
+    def __init__(self, directory: str, runs_dir: str, total: int, schema, sort_key: Callable[[dict], Any],
+                 key_fn: Callable[[Any], str], row_fn: Callable[[Any], dict] | None = None, expected_bytes: int = 0):
+        super().__init__()
+        self.directory, self.runs_dir, self.total, self.schema = directory, runs_dir, total, schema
+        self.sort_key, self.key_fn, self.row_fn = sort_key, key_fn, row_fn
+        self.buckets = buckets_per_shard(expected_bytes, total)
+
+    def _keyed(self, x):
+        key = self.key_fn(x)
+        return (shard_of(key, self.total), _bucket_of(key, self.buckets)), self.row_fn(x) if self.row_fn else x
+
+    def expand(self, pcoll):
+        written = (pcoll
+                   | "Key" >> beam.Map(self._keyed)
+                   | "Group" >> beam.GroupByKey()
+                   | "Write" >> beam.ParDo(_WriteGroup(self.directory, self.runs_dir, self.total, self.buckets,
+                                                      self.schema, self.sort_key)))
+        if self.buckets == 1:
+            return written
+        return (written
+                | "GroupRuns" >> beam.GroupByKey()
+                | "MergeRuns" >> beam.ParDo(_MergeRuns(self.directory, self.total, self.schema, self.sort_key)))
