@@ -262,6 +262,21 @@ def test_time_limit_kills_a_slow_extraction_and_the_next_page_still_works():
     assert "stone pier" in t.__class__(HtmlExtractConfig(enabled=True, time_limit_s=5))(small).text
 
 
+def test_a_page_larger_than_the_socket_buffer_goes_through_after_a_library_set_a_default_timeout():
+    """Beam's GCP auth calls socket.setdefaulttimeout(); sockets made after that are non-blocking underneath,
+    and sending a page larger than the socket buffer to a child still starting up failed (BlockingIOError)."""
+    import socket
+
+    old = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(5)
+    try:
+        big = Document("big", page(MAIN_EN * 1000), "https://example.org/big", meta={"mime": "text/html"})
+        assert len(big.text) > 1_000_000
+        assert "stone pier" in extractor(extractor="resiliparse", time_limit_s=60)(big).text
+    finally:
+        socket.setdefaulttimeout(old)
+
+
 def test_html_stage_config_rules():
     with pytest.raises(ValueError, match="annotate_only"):
         HtmlExtractConfig(annotate_only=True)

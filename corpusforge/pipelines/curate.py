@@ -341,8 +341,7 @@ def build_phase_a(p: beam.Pipeline, cfg: CurateConfig, files: list[InputFile], o
 
 
 def _stored_bytes(paths: list[str]) -> int:
-    """Bytes of phase A's checkpoint files, to size phase B's write groups (0 where a file is missing: a
-    Dataflow dry run builds phase B's graph before phase A has run)."""
+    """Bytes of phase A's checkpoint files, to size phase B's write groups (0 where a file is missing)."""
     return sum(storage.size(path) for path in paths if storage.exists(path))
 
 
@@ -404,11 +403,14 @@ def build_phase_b(p: beam.Pipeline, cfg: CurateConfig, a_dir: str, out: str, ded
     if cfg.pii.enabled:
         docs = _apply_policy(docs, "KeptUrl", KeptUrl("redacted", cfg.pii, budget), cfg.pii.batch_size)
 
-    survivor_bytes = _stored_bytes(shards("docs"))
+    # A Dataflow dry run builds this graph offline, before any phase A: nothing to size the groups from.
+    dry_run = cfg.runner.runner == "DataflowRunner" and cfg.runner.dataflow.dry_run
+    survivor_bytes = 0 if dry_run else _stored_bytes(shards("docs"))
     _write_sharded(docs, "Kept", out, "kept", n, KEPT_SCHEMA, lambda r: r["id"], kept_row,
                    expected_bytes=survivor_bytes)
     _write_sharded(all_dropped_rows, "FinalDropped", out, "dropped", n, DROPPED_SCHEMA,
-                   lambda r: (r["id"], r["stage"]), expected_bytes=survivor_bytes + _stored_bytes(shards("dropped")))
+                   lambda r: (r["id"], r["stage"]),
+                   expected_bytes=survivor_bytes + (0 if dry_run else _stored_bytes(shards("dropped"))))
     (all_q
      | "QShard" >> beam.Map(lambda line: (_quarantine_shard(line, n), line))
      | "QGroup" >> beam.GroupByKey()

@@ -98,6 +98,11 @@ class ExtractorProcess:
         from multiprocessing.connection import Connection
 
         ours, theirs = socket.socketpair()
+        # Blocking on both ends whatever socket.setdefaulttimeout() a library set: in timeout mode the fd is
+        # non-blocking, and sending a page larger than the socket buffer to a child still starting up failed
+        # with BlockingIOError.
+        ours.setblocking(True)
+        theirs.setblocking(True)
         code = (f"from corpusforge.transforms.html_extract import _serve; "
                 f"_serve({theirs.fileno()}, {self.extractor!r}, {self.include_tables!r})")
         env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))  # the parent's imports
