@@ -135,9 +135,7 @@ def write_parquet_sorted_atomic(rows: Iterable[dict], schema: pa.Schema, path: s
         buf.sort(key=sort_key)
         if not runs:
             return write_parquet_atomic(buf, schema, path, compression)
-        batch = max(16, MERGE_ROWS // len(runs))
-        streams = [iter_parquet_rows(r, batch) for r in runs] + [iter(buf)]
-        return _write_row_stream(heapq.merge(*streams, key=sort_key), schema, path, compression)
+        return _write_row_stream(heapq.merge(*_run_streams(runs), iter(buf), key=sort_key), schema, path, compression)
     finally:
         if spill_dir:
             shutil.rmtree(spill_dir, ignore_errors=True)
@@ -149,9 +147,14 @@ def merge_sorted_parquet_atomic(paths: list[str], schema: pa.Schema, path: str, 
     `write_parquet_sorted_atomic` on the same rows."""
     import heapq
 
-    # one small batch per input: the rows waiting in the merge stay ~MERGE_ROWS however many inputs there are
+    return _write_row_stream(heapq.merge(*_run_streams(paths), key=sort_key), schema, path)
+
+
+def _run_streams(paths: list[str]) -> list:
+    """One row iterator per sorted file, each reading small batches: the rows waiting in a merge stay about
+    MERGE_ROWS however many files there are."""
     batch = max(16, MERGE_ROWS // max(len(paths), 1))
-    return _write_row_stream(heapq.merge(*[iter_parquet_rows(p, batch) for p in paths], key=sort_key), schema, path)
+    return [iter_parquet_rows(p, batch) for p in paths]
 
 
 def iter_parquet_rows(path: str, batch_rows: int = 1024):

@@ -238,6 +238,11 @@ class WriteQuarantineLines(beam.DoFn):
         yield len(recs)
 
 
+def _input_bytes(files: list[InputFile]) -> int:
+    """What sizes the groups of every shard write of a run (pipelines/shards.py): its input files' bytes."""
+    return sum(f.size for f in files)
+
+
 def _write_sharded(pcoll, label: str, out: str, sub: str, total: int, schema, sort_key, row_fn=None,
                    expected_bytes: int = 0):
     """Rows (or Documents / Dropped with `row_fn`) -> `out/sub`'s `total` sorted Parquet shards, by id, in
@@ -325,7 +330,7 @@ def build_phase_a(p: beam.Pipeline, cfg: CurateConfig, files: list[InputFile], o
     all_quarantined = tuple(quarantined) | "AllQuarantined" >> beam.Flatten()
     n = cfg.output.num_shards
     docs = docs | "ProgressSurvivors" >> beam.ParDo(Tick(progress, "ended", "survivors"))
-    input_bytes = sum(f.size for f in files)
+    input_bytes = _input_bytes(files)
     _write_sharded(docs, "Survivors", out, "docs", n, CHECKPOINT_SCHEMA, lambda r: r["id"], checkpoint_row,
                    expected_bytes=input_bytes)
     _write_sharded(all_dropped, "Dropped", out, "dropped", n, DROPPED_SCHEMA, lambda r: (r["id"], r["stage"]),
@@ -340,11 +345,6 @@ def build_phase_a(p: beam.Pipeline, cfg: CurateConfig, files: list[InputFile], o
     _write_count_keys(input_keys + [outcome_keys], "A", f"{out}/counts.json", stage_counts)
 
 
-def _stored_bytes(paths: list[str]) -> int:
-    """Bytes of phase A's checkpoint files, to size phase B's write groups (0 where a file is missing)."""
-    return sum(storage.size(path) for path in paths if storage.exists(path))
-
-
 def _read_jsonl_lines(path: str):
     with storage.open_read(path) as f:
         while line := f.readline():
@@ -353,8 +353,10 @@ def _read_jsonl_lines(path: str):
                 yield line
 
 
-def build_phase_b(p: beam.Pipeline, cfg: CurateConfig, a_dir: str, out: str, dedup_state_dir: str | None = None) -> None:
-    """Phase B: checkpointed survivors -> dedup -> PII -> final kept/dropped/quarantine shards."""
+def build_phase_b(p: beam.Pipeline, cfg: CurateConfig, a_dir: str, out: str, dedup_state_dir: str | None = None,
+                  input_bytes: int = 0) -> None:
+    """Phase B: checkpointed survivors -> dedup -> PII -> final kept/dropped/quarantine shards. `input_bytes`
+    (the run's input files) sizes the groups of the shard writes, as in phase A."""
     from corpusforge.pipelines.progress import Tick, progress_dir
 
     progress = progress_dir(out)
@@ -403,14 +405,10 @@ def build_phase_b(p: beam.Pipeline, cfg: CurateConfig, a_dir: str, out: str, ded
     if cfg.pii.enabled:
         docs = _apply_policy(docs, "KeptUrl", KeptUrl("redacted", cfg.pii, budget), cfg.pii.batch_size)
 
-    # A Dataflow dry run builds this graph offline, before any phase A: nothing to size the groups from.
-    dry_run = cfg.runner.runner == "DataflowRunner" and cfg.runner.dataflow.dry_run
-    survivor_bytes = 0 if dry_run else _stored_bytes(shards("docs"))
     _write_sharded(docs, "Kept", out, "kept", n, KEPT_SCHEMA, lambda r: r["id"], kept_row,
-                   expected_bytes=survivor_bytes)
+                   expected_bytes=input_bytes)
     _write_sharded(all_dropped_rows, "FinalDropped", out, "dropped", n, DROPPED_SCHEMA,
-                   lambda r: (r["id"], r["stage"]),
-                   expected_bytes=survivor_bytes + (0 if dry_run else _stored_bytes(shards("dropped"))))
+                   lambda r: (r["id"], r["stage"]), expected_bytes=input_bytes)
     (all_q
      | "QShard" >> beam.Map(lambda line: (_quarantine_shard(line, n), line))
      | "QGroup" >> beam.GroupByKey()
@@ -430,7 +428,7 @@ def build_phase_b(p: beam.Pipeline, cfg: CurateConfig, a_dir: str, out: str, ded
             | "JoinStateWithKept" >> beam.CoGroupByKey()
             | "StateOfKept" >> beam.FlatMap(lambda kv: kv[1]["state"] if kv[1]["kept"] else [])
             | "WriteDedupState" >> WriteState(f"{out}/state", num_shards=cfg.output.num_shards,
-                                              expected_bytes=survivor_bytes)
+                                              expected_bytes=input_bytes)
         )
 
 
@@ -709,7 +707,8 @@ def run_curate(cfg: CurateConfig, files: list[InputFile] | None = None, dedup_st
         runner = cfg.runner.model_copy(update={"extra_options": [*cfg.runner.extra_options,
                                                                  "--requirements_cache=skip"]})
         for build, args in ((build_phase_a, (files, f"{run_dir}/{WORK}/a")),
-                            (build_phase_b, (f"{run_dir}/{WORK}/a", f"{run_dir}/{WORK}/b", dedup_state_dir))):
+                            (build_phase_b, (f"{run_dir}/{WORK}/a", f"{run_dir}/{WORK}/b", dedup_state_dir,
+                                             _input_bytes(files)))):
             p = beam.Pipeline(options=pipeline_options(runner, job_name=f"corpusforge-{os.path.basename(run_dir)}"))
             build(p, cfg, *args)
             p.run().wait_until_finish()
@@ -750,7 +749,7 @@ def _run_locked(cfg: CurateConfig, files: list[InputFile], dedup_state_dir: str 
     timings: dict = {}
     for name, directory, build, args in (
         ("a", a_dir, build_phase_a, (files, a_dir, known_id_files)),
-        ("b", b_dir, build_phase_b, (a_dir, b_dir, dedup_state_dir)),
+        ("b", b_dir, build_phase_b, (a_dir, b_dir, dedup_state_dir, _input_bytes(files))),
     ):
         marker = f"{directory}/_DONE"
         if _phase_done(marker, fingerprint):
