@@ -252,7 +252,8 @@ def run_dedup(records: list[dict] | None, cfg, out_dir: str, state_dir: str | No
         dd["cluster_sizes"] | "CJ" >> beam.Map(json.dumps) | "CW" >> beam.io.WriteToText(f"{out_dir}/clusters")
         dd["cc_rounds"] | "RJ" >> beam.Map(json.dumps) | "RW" >> beam.io.WriteToText(f"{out_dir}/rounds")
         if write_state_to:
-            dd["state"] | WriteState(write_state_to, num_shards=2)
+            kept_ids = dd["kept"] | "KeptIds" >> beam.Map(lambda d: (d.id, None))
+            dd["state"] | WriteState(write_state_to, kept_ids, dd["state_lines"], num_shards=2)
 
     def load(prefix):
         return [json.loads(line) for f in sorted(glob.glob(f"{out_dir}/{prefix}-*")) for line in open(f, encoding="utf-8")]

@@ -106,6 +106,28 @@ def test_exact_url_and_line_dedup(tmp_path):
     assert r["cluster_sizes"] == {2: 1, 3: 1}
 
 
+def test_state_holds_the_kept_documents_with_the_lines_they_kept(tmp_path):
+    from corpusforge.pipelines.dedup import read_state
+    from corpusforge.transforms.dedup.exact import line_hashes
+
+    prose = [d["text"] for d in real_documents(min_words=150)[:3]]
+    nav = "Home | Products | Support | Contact"
+    recs = [_doc("l1", nav + "\n" + prose[0]), _doc("l2", nav + "\n" + prose[1]),
+            _doc("x1", prose[2]), _doc("x2", prose[2])]
+    cfg = DedupConfig(enabled=True, line_dedup=True, minhash=False)
+    r = run_dedup(recs, cfg, str(tmp_path / "run"), write_state_to=str(tmp_path / "state"))
+    kept = {d["id"]: d["text"] for d in r["kept"]}
+    assert set(kept) == {"l1", "l2", "x1"}
+    rows = {row["id"]: row for row in read_state(str(tmp_path / "state"))}
+    assert set(rows) == set(kept)  # x2, dropped as an exact copy, has no state row
+    for i, text in kept.items():  # the one that lost the nav line has the hashes of the lines it kept
+        assert list(rows[i]["line_hashes"]) == line_hashes(text)
+    owner, other = sorted(("l1", "l2"), key=lambda i: nav not in kept[i])
+    assert nav not in kept[other]
+    assert line_hashes(nav)[0] in list(rows[owner]["line_hashes"])
+    assert line_hashes(nav)[0] not in list(rows[other]["line_hashes"])
+
+
 def test_giant_bucket_is_linear_and_resolves_to_smallest_id(tmp_path):
     text = real_documents(min_words=150)[0]["text"]
     recs = [_doc(f"g{i:04d}", text) for i in range(400)]

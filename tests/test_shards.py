@@ -67,3 +67,29 @@ def test_spilled_sort_writes_the_bytes_of_an_in_memory_sort(tmp_path):
     assert (tmp_path / "memory.parquet").read_bytes() == (tmp_path / "spilled.parquet").read_bytes()
     meta = pq.read_metadata(tmp_path / "spilled.parquet")
     assert [meta.row_group(i).num_rows for i in range(meta.num_row_groups)] == [ROW_GROUP_ROWS, 2500]
+
+
+def _upper_if_kept(row: dict, facts: list):
+    return {**row, "text": row["text"].upper()} if "keep" in facts else None
+
+
+@pytest.mark.parametrize("expected_bytes", [0, 12 * GROUP_BYTES])
+def test_facts_join_in_the_write_keeps_and_changes_rows_by_their_facts(tmp_path, expected_bytes):
+    """Rows joined to (key, fact) pairs inside the write's own grouping: only rows with a "keep" fact are
+    written, as join_fn made them; the bytes are those of a plain write of the joined rows."""
+    rows = _rows(500)
+    keep = {r["id"] for r in rows if int(r["id"][4:]) % 3}
+    facts = [(i, "keep") for i in sorted(keep)] + [("doc-999999", "keep"), (rows[0]["id"], "other")]
+    out = tmp_path / "joined"
+    cfg = RunnerConfig(runner="FnApiRunner", direct_num_workers=1, direct_running_mode="in_memory")
+    with beam.Pipeline(runner=make_runner(cfg), options=pipeline_options(cfg)) as p:
+        (p | "Rows" >> beam.Create(rows)
+           | WriteSortedShards(str(out / "kept"), str(out / "_runs" / "kept"), 3, SCHEMA, lambda r: r["id"],
+                               key_fn=lambda r: r["id"], expected_bytes=expected_bytes,
+                               facts=p | "Facts" >> beam.Create(facts), join_fn=_upper_if_kept))
+    plain = _write(tmp_path, "plain", [{**r, "text": r["text"].upper()} for r in rows if r["id"] in keep], 0)
+    assert sorted(os.listdir(out / "kept")) == plain
+    for name in plain:
+        assert (out / "kept" / name).read_bytes() == (tmp_path / "plain" / "kept" / name).read_bytes()
+    with pytest.raises(ValueError, match="go together"):
+        WriteSortedShards("k", "r", 3, SCHEMA, str, key_fn=str, join_fn=_upper_if_kept)

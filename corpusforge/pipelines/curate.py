@@ -422,14 +422,8 @@ def build_phase_b(p: beam.Pipeline, cfg: CurateConfig, a_dir: str, out: str, ded
 
         # The state lists only what is finally kept: a document a later stage (PII policy) drops is not in it.
         final_ids = docs | "FinalKeptIds" >> beam.Map(lambda d: (d.id, None))
-        state_rows = state | "StateById" >> beam.Map(lambda r: (r["id"], r))
-        (
-            {"kept": final_ids, "state": state_rows}
-            | "JoinStateWithKept" >> beam.CoGroupByKey()
-            | "StateOfKept" >> beam.FlatMap(lambda kv: kv[1]["state"] if kv[1]["kept"] else [])
-            | "WriteDedupState" >> WriteState(f"{out}/state", num_shards=cfg.output.num_shards,
-                                              expected_bytes=input_bytes)
-        )
+        state | "WriteDedupState" >> WriteState(f"{out}/state", final_ids, dd["state_lines"],
+                                                num_shards=cfg.output.num_shards, expected_bytes=input_bytes)
 
 
 # ------------------------------------------------------------------------ personal data outside kept/

@@ -16,7 +16,8 @@ pickles to 1,461 B; how: bench/results/dedup.md):
   LabelJoin            | node         | Keys + representative (only with line dedup)     | 348
   Resolve (per step)   | id           | Drop (id, reason, duplicate_of, signals)         | 123 per dropped doc
   LineGroup            | line hash    | node id                                          | ~40 per line
-  FinalJoin            | id           | (Document, Keys, shingle hashes) + Drop + removed lines | 1,461 + 348 + 779
+  FinalJoin            | id           | Document + Drop + removed lines                  | 1,461
+  WriteState (curate)  | id's group   | state row (hashes, shingle hashes) + kept marker | 1,155
 
 Nothing gathers the corpus, its signatures or its edges onto one worker: every decision is a GroupByKey on
 a key (a hash, a URL, a band key, a node) followed by a per-key function from corpusforge.transforms.dedup.
@@ -189,20 +190,30 @@ def _write_empty_shards(_, path: str, total: int):
 
 
 class WriteState(beam.PTransform):
-    """State rows -> `path/part-NNNNN-of-MMMMM.parquet`, rows sorted by id, each file written atomically, in
-    groups of bounded size (pipelines/shards.py; `expected_bytes` sizes them)."""
+    """Deduplicate's "state" ((id, state row) of every document that reached dedup) -> the state of the
+    documents the run finally keeps: `path/part-NNNNN-of-MMMMM.parquet`, rows sorted by id, each file written
+    atomically, in groups of bounded size (pipelines/shards.py; `expected_bytes` sizes them).
 
-    def __init__(self, path: str, num_shards: int = 4, expected_bytes: int = 0):
+    `kept_ids`: (id, anything) of the documents finally kept (a document a later stage drops, e.g. by the PII
+    policy, gets no state row); `lines`: Deduplicate's "state_lines", the hashes of the lines a kept document
+    has left after line dedup. Both are joined to the rows in the write's own grouping (one shuffle of the
+    rows)."""
+
+    def __init__(self, path: str, kept_ids, lines=None, num_shards: int = 4, expected_bytes: int = 0):
         super().__init__()
         self.path, self.num_shards, self.expected_bytes = path.rstrip("/"), num_shards, expected_bytes
+        self.kept_ids, self.lines = kept_ids, lines
 
     def expand(self, rows):
         from corpusforge.pipelines.shards import WriteSortedShards
 
+        facts = self.kept_ids | "KeptFact" >> beam.Map(_kept_fact)
+        if self.lines is not None:
+            facts = (facts, self.lines | "LinesFact" >> beam.Map(_lines_fact)) | "StateFacts" >> beam.Flatten()
         parent, name = self.path.rsplit("/", 1)
         written = rows | "WriteStateShards" >> WriteSortedShards(
-            self.path, f"{parent}/_runs/{name}", self.num_shards, STATE_SCHEMA, _state_id, key_fn=_state_id,
-            expected_bytes=self.expected_bytes)
+            self.path, f"{parent}/_runs/{name}", self.num_shards, STATE_SCHEMA, _state_id, key_fn=_first,
+            row_fn=_second, expected_bytes=self.expected_bytes, facts=facts, join_fn=_state_of_kept)
         return (written
                 | "StateWritten" >> beam.combiners.Count.Globally()
                 | "FillEmptyStateShards" >> beam.Map(_write_empty_shards, self.path, self.num_shards))
@@ -212,10 +223,43 @@ def _state_id(row: dict) -> str:
     return row["id"]
 
 
+def _first(kv):
+    return kv[0]
+
+
+def _second(kv):
+    return kv[1]
+
+
+def _kept_fact(kv):
+    return kv[0], ("kept", None)
+
+
+def _lines_fact(kv):
+    return kv[0], ("lines", kv[1])
+
+
+def _state_of_kept(row: dict, facts: list) -> dict | None:
+    """A document's state row if it is kept (with the hashes of the lines line dedup left it), else None."""
+    if not any(tag == "kept" for tag, _ in facts):
+        return None
+    lines = [v for tag, v in facts if tag == "lines"]
+    return {**row, "line_hashes": lines[0]} if lines else row
+
+
+def state_row(k: "Keys", shingles, lines, params: str) -> dict:
+    """One document's state row (STATE_SCHEMA). Hash lists stay numpy arrays until the Parquet write: 4-8
+    bytes per hash instead of a Python int each (~36 bytes) in the shuffles these rows cross."""
+    return {"id": k.id, "exact_hash": k.exact, "url_key": k.url, "band_keys": np.asarray(k.bands, dtype=np.uint64),
+            "line_hashes": np.asarray(lines, dtype=np.uint64), "params": params,
+            "shingle_hashes": shingles if shingles is not None else np.empty(0, dtype=np.uint32)}
+
+
 # ------------------------------------------------------------------------------------------ keys
 class _ComputeKeys(beam.DoFn):
     """Batches of Documents -> Keys (main), (node, sorted distinct uint32 shingle hashes) ("shingles", when
-    verifying) and (id, (Document, Keys, shingle hashes or None)) ("docs", for the final join).
+    verifying), (id, Document) ("docs", for the final join) and (id, state row) ("state", for the state of the
+    documents the run keeps; `WriteState`).
 
     The only step that reads the text before the final join. Shingle hashes, signatures and band keys are
     computed with numpy for the whole batch. Signatures use the first bands*rows of datasketch's `num_perm`
@@ -223,6 +267,7 @@ class _ComputeKeys(beam.DoFn):
 
     def __init__(self, cfg: DedupConfig):
         self.cfg = cfg
+        self.params = minhash_params(cfg) if cfg.minhash else ""
         self.bands, self.rows = bands_rows(cfg) if cfg.minhash else (0, 0)
         self._docs = Metrics.counter(NS, "signatures")
         self._empty = Metrics.counter(NS, "no_shingles")
@@ -259,9 +304,10 @@ class _ComputeKeys(beam.DoFn):
                     shingles[i] = hv
                     yield beam.pvalue.TaggedOutput("shingles", (keys[i].node, hv))
         for d, k, sh in zip(batch, keys, shingles):
-            # The final join's document side: the document with its Keys and shingles (for its state row) in
-            # one element; on the FnApiRunner each element of a join is decoded and encoded twice.
-            yield beam.pvalue.TaggedOutput("docs", (d.id, (d, k, sh)))
+            # The text and the hashes travel apart: the final join moves only the documents (on the FnApiRunner a
+            # worker holds its whole share of a shuffle at once, so every byte in the largest one counts).
+            yield beam.pvalue.TaggedOutput("docs", (d.id, d))
+            yield beam.pvalue.TaggedOutput("state", (d.id, state_row(k, sh, k.lines, self.params)))
             yield k
 
 
@@ -594,10 +640,10 @@ def _by_id(item):
 # ------------------------------------------------------------------------------------- final join
 class _Finalize(beam.DoFn):
     """The one join of documents with their decisions: a Drop -> Dropped; no Drop -> kept document (duplicate
-    lines removed, C4's sentence rule applied) and its state row (from the Keys and shingles beside it)."""
+    lines removed, C4's sentence rule applied; the hashes of the lines left go to "lines" for its state row)."""
 
-    def __init__(self, min_sentences: int, params: str):
-        self.min_sentences, self.params = min_sentences, params
+    def __init__(self, min_sentences: int):
+        self.min_sentences = min_sentences
         self._removed = Metrics.counter(NS, "lines_removed")
         self._kept = Metrics.counter(NS, "kept")
 
@@ -608,12 +654,11 @@ class _Finalize(beam.DoFn):
     def process(self, item):
         _, g = item
         drops = list(g["drop"])
-        for doc, k, sh in g["doc"]:
+        for doc in g["doc"]:
             if drops:
                 d = drops[0]
                 yield self._dropped(doc, d.reason, d.duplicate_of, d.signals)
                 continue
-            lines = list(k.lines)
             removals = sorted(g["removed"])
             if removals:
                 removed = {h for h, _ in removals}
@@ -627,26 +672,22 @@ class _Finalize(beam.DoFn):
                     continue
                 doc = doc.with_text(text)
                 doc.meta["dedup_lines_removed"] = len(removed)
-                lines = exact_mod.line_hashes(text)
+                yield beam.pvalue.TaggedOutput(
+                    "lines", (doc.id, np.asarray(exact_mod.line_hashes(text), dtype=np.uint64)))
             self._kept.inc()
-            # Hash lists stay numpy arrays until the Parquet write: 4-8 bytes per hash instead of a Python int
-            # each (~36 bytes) in the two shuffles and the shard writes these rows go through.
-            yield beam.pvalue.TaggedOutput("state", {
-                "id": doc.id, "exact_hash": k.exact, "url_key": k.url,
-                "band_keys": np.asarray(k.bands, dtype=np.uint64),
-                "line_hashes": np.asarray(lines, dtype=np.uint64), "params": self.params,
-                "shingle_hashes": sh if sh is not None else np.empty(0, dtype=np.uint32)})
             yield doc
 
 
 # ------------------------------------------------------------------------------------ composite
 class Deduplicate(beam.PTransform):
-    """Documents -> {"kept", "dropped", "cluster_sizes", "state", "cc_rounds"}.
+    """Documents -> {"kept", "dropped", "cluster_sizes", "state", "state_lines", "cc_rounds"}.
 
     kept: Documents (text with duplicate lines removed when line_dedup). dropped: Dropped(stage="dedup",
     reason dedup_exact | dedup_url | dedup_near_duplicate | dedup_line_too_few_sentences, duplicate_of).
     cluster_sizes: (size, number of clusters), a cluster being a kept representative and the documents
-    dropped as its exact/URL/near duplicates. state: one row per kept document (see STATE_SCHEMA).
+    dropped as its exact/URL/near duplicates. state: (id, state row) of every document that reached dedup
+    and state_lines: (id, line hashes left) of the kept ones line dedup shortened; `WriteState` writes the
+    state of the documents finally kept from them (see STATE_SCHEMA).
     cc_rounds: one int, connected-components rounds used. `lsh_summary(cfg)` gives the S-curve for stats.
     """
 
@@ -696,7 +737,7 @@ class Deduplicate(beam.PTransform):
         state = (p | "ReadState" >> ReadState(self.state_dir, self.params or None)) if self.state_dir else None
         computed = (docs
                     | "KeyBatches" >> beam.BatchElements(min_batch_size=1, max_batch_size=cfg.signature_batch_size)
-                    | "Keys" >> beam.ParDo(_ComputeKeys(cfg)).with_outputs("shingles", "docs", main="keys"))
+                    | "Keys" >> beam.ParDo(_ComputeKeys(cfg)).with_outputs("shingles", "docs", "state", main="keys"))
         keys, shingles = computed.keys, computed.shingles
         dropped = []
         id_steps = 0
@@ -756,8 +797,9 @@ class Deduplicate(beam.PTransform):
                   "drop": id_dropped | "DropById" >> beam.Map(_drop_by_id),
                   "removed": removed | "RemovedById" >> beam.Map(_by_id)}
                  | "FinalJoin" >> beam.CoGroupByKey()
-                 | "Finalize" >> beam.ParDo(_Finalize(cfg.line_dedup_min_sentences, self.params)).with_outputs(
-                     "dropped", "state", main="kept"))
-        out = {"kept": final.kept, "dropped": final.dropped, "cluster_sizes": cluster_sizes, "state": final.state}
+                 | "Finalize" >> beam.ParDo(_Finalize(cfg.line_dedup_min_sentences)).with_outputs(
+                     "dropped", "lines", main="kept"))
+        out = {"kept": final.kept, "dropped": final.dropped, "cluster_sizes": cluster_sizes,
+               "state": computed.state, "state_lines": final.lines}
         out["cc_rounds"] = rounds if rounds is not None else (p | "NoRounds" >> beam.Create([0]))
         return out

@@ -47,12 +47,23 @@ def buckets_per_shard(expected_bytes: int, total: int) -> int:
 class _WriteGroup(beam.DoFn):
     """((shard, bucket), rows) -> the shard's file (one bucket) or one sorted run of it (several)."""
 
-    def __init__(self, directory: str, runs_dir: str, total: int, buckets: int, schema, sort_key):
+    def __init__(self, directory: str, runs_dir: str, total: int, buckets: int, schema, sort_key, join_fn=None):
         self.directory, self.runs_dir, self.total, self.buckets = directory, runs_dir, total, buckets
-        self.schema, self.sort_key = schema, sort_key
+        self.schema, self.sort_key, self.join_fn = schema, sort_key, join_fn
+
+    def _joined(self, groups) -> list:
+        facts: dict[str, list] = {}
+        for key, fact in groups["facts"]:
+            facts.setdefault(key, []).append(fact)
+        rows = (self.join_fn(row, facts.get(key, [])) for key, row in groups["rows"])
+        return [row for row in rows if row is not None]
 
     def process(self, item):
         (shard, bucket), rows = item
+        if self.join_fn is not None:
+            rows = self._joined(rows)
+            if not rows:
+                return
         if self.buckets == 1:
             path = f"{self.directory}/{shard_name('part', shard, self.total, 'parquet')}"
             yield write_parquet_sorted_atomic(rows, self.schema, path, self.sort_key)
@@ -79,25 +90,45 @@ class _MergeRuns(beam.DoFn):
 
 class WriteSortedShards(beam.PTransform):
     """Rows -> `directory/part-NNNNN-of-MMMMM.parquet`, each sorted by `sort_key`, written atomically; yields
-    the paths written. A shard no row hashed to gets no file here (the caller fills empty shards)."""
+    the paths written. A shard no row hashed to gets no file here (the caller fills empty shards).
+
+    `facts` (optional): a PCollection of (key, fact); each row is written as `join_fn(row, facts of its key)`,
+    or not at all when that returns None. The join happens in the write's own grouping, so the rows cross
+    one shuffle, not a join's and then the write's."""
 
     def __init__(self, directory: str, runs_dir: str, total: int, schema, sort_key: Callable[[dict], Any],
-                 key_fn: Callable[[Any], str], row_fn: Callable[[Any], dict] | None = None, expected_bytes: int = 0):
+                 key_fn: Callable[[Any], str], row_fn: Callable[[Any], dict] | None = None, expected_bytes: int = 0,
+                 facts: beam.PCollection | None = None, join_fn: Callable[[dict, list], dict | None] | None = None):
         super().__init__()
+        if (facts is None) != (join_fn is None):
+            raise ValueError("WriteSortedShards: `facts` and `join_fn` go together")
         self.directory, self.runs_dir, self.total, self.schema = directory, runs_dir, total, schema
         self.sort_key, self.key_fn, self.row_fn = sort_key, key_fn, row_fn
+        self.facts, self.join_fn = facts, join_fn
         self.buckets = buckets_per_shard(expected_bytes, total)
 
+    def _group_key(self, key: str):
+        return shard_of(key, self.total), _bucket_of(key, self.buckets)
+
     def _keyed(self, x):
+        return self._group_key(self.key_fn(x)), self.row_fn(x) if self.row_fn else x
+
+    def _keyed_with_key(self, x):
         key = self.key_fn(x)
-        return (shard_of(key, self.total), _bucket_of(key, self.buckets)), self.row_fn(x) if self.row_fn else x
+        return self._group_key(key), (key, self.row_fn(x) if self.row_fn else x)
+
+    def _fact_keyed(self, kv):
+        return self._group_key(kv[0]), kv
 
     def expand(self, pcoll):
-        written = (pcoll
-                   | "Key" >> beam.Map(self._keyed)
-                   | "Group" >> beam.GroupByKey()
-                   | "Write" >> beam.ParDo(_WriteGroup(self.directory, self.runs_dir, self.total, self.buckets,
-                                                      self.schema, self.sort_key)))
+        if self.facts is None:
+            groups = pcoll | "Key" >> beam.Map(self._keyed) | "Group" >> beam.GroupByKey()
+        else:
+            groups = ({"rows": pcoll | "Key" >> beam.Map(self._keyed_with_key),
+                       "facts": self.facts | "FactKey" >> beam.Map(self._fact_keyed)}
+                      | "Group" >> beam.CoGroupByKey())
+        written = groups | "Write" >> beam.ParDo(_WriteGroup(self.directory, self.runs_dir, self.total, self.buckets,
+                                                             self.schema, self.sort_key, self.join_fn))
         if self.buckets == 1:
             return written
         return (written
