@@ -87,6 +87,22 @@ def test_normalization_as_ccnet_dedup():
     assert normalize_for_dedup("a b") != normalize_for_dedup("a c")
 
 
+def test_exact_key_is_the_ccnet_normalized_text_with_digits():
+    # The key is computed from the shingle words (one regex pass for both); it must stay the hash of CCNet's
+    # normalization with digits kept, the key earlier runs stored in their state.
+    import xxhash
+
+    from corpusforge.transforms.dedup.exact import exact_hash
+
+    texts = [d["text"] for d in real_documents(min_words=0)][:300] + [
+        "snake_case __init__ ___", "Ça coûte 12,50 €, n'est-ce pas?", "İstanbul ΣΊΣΥΦΟΣ straße ß", "日本語の文章です。",
+        "tab\tand\u00a0nbsp\u2028sep", "", "___", "x\udc00y", "① ² ٣ 𝟘 ½"]
+    for t in texts:
+        assert exact_hash(t) == xxhash.xxh3_128_hexdigest(
+            normalize_for_dedup(t, fold_digits=False).encode("utf-8", "surrogatepass")), t[:80]
+    assert exact_hash("Hello,  World!") == exact_hash("hello world") != exact_hash("hello world 2")
+
+
 def test_shingles_are_lowercased_unicode_word_5grams():
     # The Jaccard the threshold refers to: lowercase, words = \w+ (Unicode), 5-gram set over the whole text.
     import re

@@ -12,8 +12,8 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.runners.portability.fn_api_runner import FnApiRunner
 
 from corpusforge.config import DedupConfig
-from corpusforge.pipelines.dedup import ConnectedComponents, _BucketPairs
-from corpusforge.transforms.dedup.lsh import node_id, node_key
+from corpusforge.pipelines.dedup import ConnectedComponents, _BandShards, _BucketPairs
+from corpusforge.transforms.dedup.lsh import bucket_pairs, is_earlier, node_id, node_key
 from corpusforge.transforms.dedup.shingles import jaccard, shingles
 from dedup_planted import duplicate_scores, planted_set, real_documents, run_dedup
 
@@ -149,12 +149,45 @@ def _sink(value, name: str):
     _SINK.setdefault(name, []).append(value)
 
 
+def _bands_of_entry(entry):
+    bucket, node = entry
+    return (bucket,), node
+
+
+def _bucket_pairs_through_shards(entries: list[tuple[int, str]], shards: int, chunk: int, window: int = 32):
+    _SINK.clear()
+    with beam.Pipeline(runner=FnApiRunner(), options=PipelineOptions(["--no_save_main_session"])) as p:
+        (p | beam.Create(entries) | beam.ParDo(_BandShards(shards, _bands_of_entry, chunk=chunk))
+         | beam.GroupByKey() | beam.ParDo(_BucketPairs(window, 10_000)) | beam.Map(_sink, "pairs"))
+    return sorted(_SINK.get("pairs", []))
+
+
+def test_sharded_buckets_give_the_pairs_of_each_bucket():
+    # Band keys of 64 bits (the top bit set too), buckets of 1 to 40 members, earlier-run nodes, entries sent
+    # in chunks of 7 to 5 shards: the pairs are exactly each bucket's own pairs (members sorted, window 32).
+    rng = np.random.default_rng(3)
+    buckets = {}
+    for b in range(60):
+        key = int(rng.integers(0, 2**63)) * 2 + int(b % 2)
+        size = 40 if b == 7 else int(rng.integers(1, 6))
+        buckets[key] = sorted({node_key(f"d{int(x):03d}", earlier=bool(x % 5 == 0))
+                               for x in rng.integers(0, 200, size)})
+    entries = [(np.uint64(key), n) for key, ms in buckets.items() for n in ms]  # beyond the int64 coder
+    rng.shuffle(entries)
+    expected = sorted(pr for ms in buckets.values() if len(ms) > 1 and not is_earlier(ms[-1])
+                      for pr in bucket_pairs(ms, 32))
+    assert len(expected) > 100
+    assert _bucket_pairs_through_shards([tuple(e) for e in entries], shards=5, chunk=7) == expected
+    assert _bucket_pairs_through_shards([tuple(e) for e in entries], shards=1, chunk=10**6) == expected
+
+
 def _components(buckets: list[list[str]], max_rounds: int):
     """Bucket members -> labels and rounds, through the pipeline's own bucket step and ConnectedComponents."""
     _SINK.clear()
     with beam.Pipeline(runner=FnApiRunner(), options=PipelineOptions(["--no_save_main_session"])) as p:
         entries = p | beam.Create([(b, node_key(n)) for b, ms in enumerate(buckets) for n in ms])
-        edges = entries | beam.GroupByKey() | beam.ParDo(_BucketPairs(32, 10_000))
+        edges = (entries | beam.ParDo(_BandShards(3, _bands_of_entry, chunk=4)) | beam.GroupByKey()
+                 | beam.ParDo(_BucketPairs(32, 10_000)))
         cc = edges | ConnectedComponents(max_rounds)
         cc["labels"] | "L" >> beam.Map(_sink, "labels")
         cc["rounds"] | "R" >> beam.Map(_sink, "rounds")

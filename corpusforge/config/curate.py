@@ -315,6 +315,10 @@ class DedupConfig(StrictModel):
         20, ge=1, le=200, description="Bound on connected-components rounds; the run fails (never silently wrong) "
                                       "if the components have not converged. A 100,000-document chain needs 17.")
     max_bucket_size: int = Field(10_000, ge=2, description="Buckets above this size are counted and logged.")
+    bucket_shards: int = Field(
+        256, ge=1, le=1_000_000, description="LSH buckets are grouped into this many shards (band key mod shards); "
+                                             "one shard's band entries (~100 B each, bands per document) are held by "
+                                             "one worker: raise it for corpora past ~50M documents.")
     signature_batch_size: int = Field(256, ge=1, le=100_000)
 
     @model_validator(mode="after")

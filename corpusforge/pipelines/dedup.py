@@ -9,7 +9,8 @@ pickles to 1,461 B; how: bench/results/dedup.md):
   shuffle              | key          | value                                           | bytes per document
   ExactGroup           | exact hash   | Keys (id, exact, url, url order, band keys)      | 348 (+9 per line hash
   UrlGroup             | URL key      | Keys of the survivors with a URL                 | 348   with line dedup)
-  Buckets              | band key     | node id (the band index is inside the key)       | ~40 x 16 bands
+  Buckets              | shard        | numpy chunks of (band key, node id); shard = band | ~39 x 16 bands
+                       |              | key mod bucket_shards, a few chunks per bundle     |
   VerifyJoin           | node         | its candidate pairs; sorted uint32 shingle hashes | 779 + 2 x pairs
   VerifyGroup          | pair         | the two nodes' shingle hashes                    | 2 x 779 per pair
   Components (rounds)  | node         | node ids (verified edges)                        | ~40 per edge
@@ -20,12 +21,15 @@ pickles to 1,461 B; how: bench/results/dedup.md):
   WriteState (curate)  | id's group   | state row (hashes, shingle hashes) + kept marker | 1,155
 
 Nothing gathers the corpus, its signatures or its edges onto one worker: every decision is a GroupByKey on
-a key (a hash, a URL, a band key, a node) followed by a per-key function from corpusforge.transforms.dedup.
+a key (a hash, a URL, a shard of band keys, a node) followed by a per-key function from corpusforge.transforms.dedup.
 The only global value is one int, the connected-components round count, checked before any label is used
 (the run fails if the components did not converge in `max_rounds`).
 
 Cost (issue 11, bench/results/dedup.md): the shingle hashes, signatures and band keys of a batch of documents
-are computed with numpy for the whole batch (`shingles.hashed_shingles`, `minhash.band_keys`); a candidate
+are computed with numpy for the whole batch (`shingles.hashed_shingles`, `minhash.band_keys`) from one
+regex pass over the words that also gives the exact key; the band entries cross the bucket shuffle as numpy
+chunks per shard, a bucket being a run of equal keys in its sorted shard (one element per band and document
+was most of the dedup's shuffled elements, each with the runner's fixed per-element cost); a candidate
 pair seen in several buckets is deduplicated inside the first verification join (no Distinct shuffle); on
 the FnApiRunner every GroupByKey is a stage with a fixed cost, so connected-components rounds are bounded by
 `max_rounds` (default 20) and the run fails loudly if they do not suffice. The FnApiRunner also turns every
@@ -63,6 +67,8 @@ import apache_beam as beam
 import numpy as np
 import pyarrow as pa
 from apache_beam.metrics import Metrics
+from apache_beam.transforms.window import GlobalWindow
+from apache_beam.utils.windowed_value import WindowedValue
 
 from corpusforge import storage
 from corpusforge.config import ConfigError, DedupConfig
@@ -70,7 +76,7 @@ from corpusforge.records import Document, Dropped
 from corpusforge.transforms.dedup import exact as exact_mod
 from corpusforge.transforms.dedup import lsh
 from corpusforge.transforms.dedup.minhash import band_keys, bands_rows, s_curve, signatures_from_hashes
-from corpusforge.transforms.dedup.shingles import hashed_shingles
+from corpusforge.transforms.dedup.shingles import hashed_shingles_of_words, words
 from corpusforge.transforms.dedup.url import normalize_url, url_keep_order
 
 log = logging.getLogger("corpusforge.dedup")
@@ -284,13 +290,14 @@ class _ComputeKeys(beam.DoFn):
         cfg = self.cfg
         # The URL key exists only for URL dedup: otherwise nothing (not even the state) keeps a copy of URLs,
         # which may hold personal data (user names, e-mail addresses in query strings).
-        keys = [Keys(d.id, exact_mod.exact_hash(d.text), normalize_url(d.url) if cfg.url else None, self._order(d), (),
-                     tuple(exact_mod.line_hashes(d.text)) if cfg.line_dedup else (),
-                     lsh.representative_rank(d.meta.get("perplexity"), d.text)) for d in batch]
+        ws = [words(d.text) for d in batch]  # for the exact key and the shingles
+        keys = [Keys(d.id, exact_mod.exact_hash_of_words(w), normalize_url(d.url) if cfg.url else None, self._order(d),
+                     (), tuple(exact_mod.line_hashes(d.text)) if cfg.line_dedup else (),
+                     lsh.representative_rank(d.meta.get("perplexity"), d.text)) for d, w in zip(batch, ws)]
         shingles = [None] * len(batch)
         if cfg.minhash:
             # Sorted distinct shingle hashes for the whole batch at once (numpy, no per-shingle Python).
-            hashes = hashed_shingles([d.text for d in batch], cfg.ngram, cfg.shingle)
+            hashes = hashed_shingles_of_words(ws, cfg.ngram, cfg.shingle)
             sigs = signatures_from_hashes(hashes, cfg.num_perm, cfg.seed, cfg.scheme, width=self.bands * self.rows)
             bands = band_keys(sigs, self.bands, self.rows).tolist()
             self._docs.inc(len(batch))
@@ -378,22 +385,56 @@ def _key_url(k: Keys):
 
 
 # ------------------------------------------------------------------------------- LSH candidates
-# Band keys are uint64; shifted into the int64 range they stay distinct and Beam's coder writes them as a
-# varint instead of its slower path for ints of 64 bits (this is the largest shuffle: one entry per band).
-_INT64_SHIFT = 1 << 63
+def _keys_bands(k: Keys):
+    return k.bands, k.node
 
 
-def _bucket_entries(k: Keys):
-    # The band index is part of each key (minhash.band_keys), so the key alone names the bucket.
-    node = k.node
-    for key in k.bands:
-        yield key - _INT64_SHIFT, node
+def _state_bands(row: dict):
+    return row["band_keys"], lsh.node_key(row["id"], earlier=True)
 
 
-def _state_bucket_entries(row: dict):
-    node = lsh.node_key(row["id"], earlier=True)
-    for key in row["band_keys"] or []:
-        yield key - _INT64_SHIFT, node
+class _BandShards(beam.DoFn):
+    """Band keys of documents -> (shard, (band keys, nodes)) chunks, shard = band key mod `shards`.
+
+    The LSH buckets cross their shuffle as numpy arrays, a few per bundle and shard, instead of one element
+    per band and document (16 per document at threshold 0.8: most of the elements the dedup shuffled, each
+    with its fixed per-element cost in the runner). A bucket's entries all land in one shard, where
+    `_BucketPairs` sorts them. `entries_fn(element)` -> (band keys, node). At most `chunk` entries are held
+    before they are sent (memory bounded per bundle)."""
+
+    def __init__(self, shards: int, entries_fn, chunk: int = 1 << 17):
+        self.shards, self.entries_fn, self.chunk = shards, entries_fn, chunk
+
+    def start_bundle(self):
+        self._bands, self._nodes, self._n = [], [], 0
+
+    def process(self, element):
+        bands, node = self.entries_fn(element)
+        if len(bands):
+            self._bands.append(np.asarray(bands, dtype=np.uint64))
+            self._nodes.append(node)
+            self._n += len(bands)
+            if self._n >= self.chunk:
+                yield from self._flush()
+
+    def finish_bundle(self):
+        window = GlobalWindow()
+        for kv in self._flush():
+            yield WindowedValue(kv, window.max_timestamp(), (window,))
+
+    def _flush(self):
+        if not self._bands:
+            return
+        counts = np.fromiter(map(len, self._bands), dtype=np.int64, count=len(self._bands))
+        keys = np.concatenate(self._bands)
+        nodes = np.repeat(np.array(self._nodes, dtype=object), counts)
+        self._bands, self._nodes, self._n = [], [], 0
+        shard = keys % np.uint64(self.shards)
+        order = np.argsort(shard, kind="stable")
+        keys, nodes, shard = keys[order], nodes[order], shard[order]
+        starts = np.flatnonzero(np.r_[True, shard[1:] != shard[:-1]])
+        for s, e in zip(starts, np.r_[starts[1:], len(shard)]):
+            yield int(shard[s]), (keys[s:e], nodes[s:e])
 
 
 def _state_shingles(row: dict):
@@ -403,8 +444,9 @@ def _state_shingles(row: dict):
 
 
 class _BucketPairs(beam.DoFn):
-    """One LSH bucket -> candidate pairs (smaller node, larger node), each member with the next `window`
-    members: all pairs of a normal bucket, a linear number in a giant one (shared boilerplate)."""
+    """One shard of LSH buckets (`_BandShards` chunks) -> candidate pairs (smaller node, larger node) of each
+    bucket, each member with the next `window` members: all pairs of a normal bucket, a linear number in a
+    giant one (shared boilerplate). Buckets are the runs of equal band keys once the shard is sorted."""
 
     def __init__(self, window: int, max_bucket_size: int):
         self.window, self.max_bucket_size = window, max_bucket_size
@@ -413,17 +455,26 @@ class _BucketPairs(beam.DoFn):
         self._size = Metrics.distribution(NS, "bucket_size")
 
     def process(self, item):
-        _, nodes = item
-        members = sorted(set(nodes))
-        if len(members) < 2 or lsh.is_earlier(members[-1]):
-            return
-        self._buckets.inc()
-        self._size.update(len(members))
-        if len(members) > self.max_bucket_size:
-            self._giant.inc()
-            log.warning("LSH bucket of %d documents (> dedup.max_bucket_size %d): pairing each with the next %d",
-                        len(members), self.max_bucket_size, self.window)
-        yield from lsh.bucket_pairs(members, self.window)
+        _, chunks = item
+        chunks = list(chunks)
+        keys = np.concatenate([c[0] for c in chunks])
+        nodes = np.concatenate([c[1] for c in chunks])
+        order = np.argsort(keys, kind="stable")
+        keys, nodes = keys[order], nodes[order]
+        starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
+        ends = np.r_[starts[1:], len(keys)]
+        shared = ends - starts >= 2
+        for s, e in zip(starts[shared], ends[shared]):
+            members = sorted(set(nodes[s:e].tolist()))
+            if len(members) < 2 or lsh.is_earlier(members[-1]):
+                continue
+            self._buckets.inc()
+            self._size.update(len(members))
+            if len(members) > self.max_bucket_size:
+                self._giant.inc()
+                log.warning("LSH bucket of %d documents (> dedup.max_bucket_size %d): pairing each with the next "
+                            "%d", len(members), self.max_bucket_size, self.window)
+            yield from lsh.bucket_pairs(members, self.window)
 
 
 # -------------------------------------------------------------------------- connected components
@@ -710,9 +761,11 @@ class Deduplicate(beam.PTransform):
         """Survivors' Keys -> (Keys for the final join, Drops, rounds): LSH pairs, verification, components,
         labels. The Keys returned include the near-dropped ones unless line dedup needs the survivors alone."""
         cfg = self.cfg
-        entries = self._with_state("BucketEntries", keys | "BucketEntries" >> beam.FlatMap(_bucket_entries), state,
-                                   _state_bucket_entries)
-        pairs = (entries
+        chunks = keys | "BucketShards" >> beam.ParDo(_BandShards(cfg.bucket_shards, _keys_bands))
+        if state is not None:  # a few chunks per bundle: this Flatten is cheap
+            chunks = (chunks, state | "StateBucketShards" >> beam.ParDo(_BandShards(cfg.bucket_shards, _state_bands))
+                      ) | "AllBucketShards" >> beam.Flatten()
+        pairs = (chunks
                  | "Buckets" >> beam.GroupByKey()
                  | "BucketPairs" >> beam.ParDo(_BucketPairs(cfg.bucket_window, cfg.max_bucket_size)))
         if cfg.verify_jaccard:

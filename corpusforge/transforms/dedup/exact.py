@@ -12,13 +12,20 @@ from __future__ import annotations
 
 import xxhash
 
-from corpusforge.transforms.dedup.normalize import normalize_for_dedup
+from corpusforge.transforms.dedup.shingles import words
 from corpusforge.transforms.text_utils import split_sentences
 
 
 def exact_hash(text: str) -> str:
     """Hex key of the normalized text (32 hex digits); digits are kept (see normalize.py)."""
-    return xxhash.xxh3_128_hexdigest(normalize_for_dedup(text, fold_digits=False).encode("utf-8", "surrogatepass"))
+    return exact_hash_of_words(words(text))
+
+
+def exact_hash_of_words(ws: list[str]) -> str:
+    """`exact_hash` of a text from its `shingles.words` (the pipeline computes them once for both keys): the
+    words joined, less "_", are exactly `normalize.normalize_for_dedup(text, fold_digits=False)` (both keep
+    the word characters of the lowercased text but "_", in order)."""
+    return xxhash.xxh3_128_hexdigest("".join(ws).replace("_", "").encode("utf-8", "surrogatepass"))
 
 
 def line_hash(line: str) -> int:

@@ -85,8 +85,7 @@ def _per_document(doc: np.ndarray, h32: np.ndarray, n_docs: int) -> list[np.ndar
     return [vals[bounds[i]:bounds[i + 1]] for i in range(n_docs)]
 
 
-def _word_shingle_hashes(texts: list[str], n: int) -> list[np.ndarray]:
-    ws = [words(t) for t in texts]
+def _word_shingle_hashes(ws: list[list[str]], n: int) -> list[np.ndarray]:
     lens = np.fromiter(map(len, ws), dtype=np.int64, count=len(ws))
     all_words = list(itertools.chain.from_iterable(ws))
     # Each distinct word of the batch is hashed once (words repeat: Zipf).
@@ -113,10 +112,10 @@ def _word_shingle_hashes(texts: list[str], n: int) -> list[np.ndarray]:
         return _per_document(doc, fmix64(hv) & _LOW32, len(ws))
 
 
-def _char_shingle_hashes(texts: list[str], n: int) -> list[np.ndarray]:
+def _char_shingle_hashes(ws: list[list[str]], n: int) -> list[np.ndarray]:
     out = []
-    for t in texts:
-        shs = char_shingles(" ".join(words(t)), n)
+    for w in ws:
+        shs = char_shingles(" ".join(w), n)
         h = np.fromiter((xxhash.xxh3_64_intdigest(x.encode("utf-8", "surrogatepass")) for x in shs), dtype=np.uint64,
                         count=len(shs))
         out.append(np.unique((h & _LOW32).astype(np.uint32)))
@@ -126,6 +125,11 @@ def _char_shingle_hashes(texts: list[str], n: int) -> list[np.ndarray]:
 def hashed_shingles(texts: list[str], n: int = 5, kind: str = "word") -> list[np.ndarray]:
     """Shingle sets of a batch of texts as sorted distinct uint32 hashes (see the module docstring); their
     Jaccard is the shingle-set Jaccard up to 32-bit hash collisions."""
+    return hashed_shingles_of_words([words(t) for t in texts], n, kind)
+
+
+def hashed_shingles_of_words(ws: list[list[str]], n: int = 5, kind: str = "word") -> list[np.ndarray]:
+    """`hashed_shingles` of texts given as their `words` (computed once when other keys need them too)."""
     if kind not in KINDS:
         raise ValueError(f"unknown shingle kind {kind!r}: use one of {KINDS}")
-    return _word_shingle_hashes(texts, n) if kind == "word" else _char_shingle_hashes(texts, n)
+    return _word_shingle_hashes(ws, n) if kind == "word" else _char_shingle_hashes(ws, n)
