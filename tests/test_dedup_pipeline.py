@@ -181,6 +181,21 @@ def test_sharded_buckets_give_the_pairs_of_each_bucket():
     assert _bucket_pairs_through_shards([tuple(e) for e in entries], shards=1, chunk=10**6) == expected
 
 
+def test_state_rows_without_band_keys_send_no_bucket_entries():
+    # State of a run with MinHash off has null band keys: no entry, no crash; a row with keys gives entries of
+    # an earlier-run node.
+    from corpusforge.pipelines.dedup import _state_bands
+
+    shards = _BandShards(4, _state_bands)
+    shards.start_bundle()
+    for row in ({"id": "a", "band_keys": None}, {"id": "b", "band_keys": []},
+                {"id": "c", "band_keys": np.array([5, 6, 9], dtype=np.uint64)}):
+        assert list(shards.process(row)) == []
+    chunks = sorted((wv.value[0], wv.value[1][0].tolist(), wv.value[1][1].tolist()) for wv in shards.finish_bundle())
+    earlier_c = node_key("c", earlier=True)
+    assert chunks == [(1, [5, 9], [earlier_c, earlier_c]), (2, [6], [earlier_c])]
+
+
 def _components(buckets: list[list[str]], max_rounds: int):
     """Bucket members -> labels and rounds, through the pipeline's own bucket step and ConnectedComponents."""
     _SINK.clear()

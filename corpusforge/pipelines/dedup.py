@@ -390,7 +390,8 @@ def _keys_bands(k: Keys):
 
 
 def _state_bands(row: dict):
-    return row["band_keys"], lsh.node_key(row["id"], earlier=True)
+    bands = row["band_keys"]  # null when MinHash was off in the run that wrote the state
+    return (() if bands is None else bands), lsh.node_key(row["id"], earlier=True)
 
 
 class _BandShards(beam.DoFn):
