@@ -24,7 +24,8 @@ documents it removes; the parent times it and samples the resident memory of the
   * datatrove: its four stages (MinhashDedupSignature, MinhashDedupBuckets, MinhashDedupCluster,
     MinhashDedupFilter) on LocalPipelineExecutor, with the same tokenization (a `\\w+` tokenizer, lowercase
     only) and the same bands x rows as ours, run by `--datatrove-python` (datatrove is not a project
-    dependency; install it in a separate venv). `--datatrove-default` adds a run with datatrove's own
+    dependency; install it in a separate venv: `pip install "datatrove[processing]==0.10.1" orjson`; its log is
+    shown only if it fails). `--datatrove-default` adds a run with datatrove's own
     defaults (14 x 8, its text normalization: digits folded, punctuation removed), with the same `\w+` word
     split (its default English tokenizer needs spaCy in the bench venv).
 Scores use the development set's own metric code (evaldev/metrics.py): caught by Jaccard bucket, document
@@ -129,14 +130,20 @@ def tree_rss(pid: int) -> int:
 
 
 def run_child(cmd: list[str], env: dict | None = None) -> tuple[float, int, int]:
-    """(seconds, peak tree RSS bytes, return code)."""
-    t = time.perf_counter()
-    proc = subprocess.Popen(cmd, env=env)
-    peak = 0
-    while proc.poll() is None:
-        peak = max(peak, tree_rss(proc.pid))
-        time.sleep(0.05)
-    return time.perf_counter() - t, peak, proc.returncode
+    """(seconds, peak tree RSS bytes, return code). The child's log (datatrove logs every task at INFO) is
+    kept in a temporary file and printed only if the child fails."""
+    with tempfile.TemporaryFile(mode="w+") as log:
+        t = time.perf_counter()
+        proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
+        peak = 0
+        while proc.poll() is None:
+            peak = max(peak, tree_rss(proc.pid))
+            time.sleep(0.05)
+        secs = time.perf_counter() - t
+        if proc.returncode != 0:
+            log.seek(0)
+            print(log.read()[-8000:], flush=True)
+    return secs, peak, proc.returncode
 
 
 # --------------------------------------------------------------------------------------- methods
