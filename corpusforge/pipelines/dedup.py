@@ -18,7 +18,7 @@ pickles to 1,461 B; how: bench/results/dedup.md):
   Resolve (per step)   | id           | Drop (id, reason, duplicate_of, signals)         | 123 per dropped doc
   LineGroup            | line hash    | node id                                          | ~40 per line
   FinalJoin            | id           | Document + Drop + removed lines                  | 1,461
-  WriteState (curate)  | id's group   | state row (hashes, shingle hashes) + kept marker | 1,155
+  WriteState (curate)  | id's group   | state row (str + raw hash bytes) + kept marker     | 813
 
 Nothing gathers the corpus, its signatures or its edges onto one worker: every decision is a GroupByKey on
 a key (a hash, a URL, a shard of band keys, a node) followed by a per-key function from corpusforge.transforms.dedup.
@@ -245,20 +245,27 @@ def _lines_fact(kv):
     return kv[0], ("lines", kv[1])
 
 
-def _state_of_kept(row: dict, facts: list) -> dict | None:
-    """A document's state row if it is kept (with the hashes of the lines line dedup left it), else None."""
+def _state_of_kept(row: tuple, facts: list) -> dict | None:
+    """A document's state row (STATE_SCHEMA) if it is kept, with the hashes of the lines line dedup left it;
+    else None. `row` is `state_row`'s tuple."""
     if not any(tag == "kept" for tag, _ in facts):
         return None
     lines = [v for tag, v in facts if tag == "lines"]
-    return {**row, "line_hashes": lines[0]} if lines else row
+    doc_id, exact, url, bands, line_hashes, params, shingles = row
+    return {"id": doc_id, "exact_hash": exact, "url_key": url, "band_keys": np.frombuffer(bands, dtype=np.uint64),
+            "line_hashes": np.frombuffer(lines[0] if lines else line_hashes, dtype=np.uint64), "params": params,
+            "shingle_hashes": np.frombuffer(shingles, dtype=np.uint32)}
 
 
-def state_row(k: "Keys", shingles, lines, params: str) -> dict:
-    """One document's state row (STATE_SCHEMA). Hash lists stay numpy arrays until the Parquet write: 4-8
-    bytes per hash instead of a Python int each (~36 bytes) in the shuffles these rows cross."""
-    return {"id": k.id, "exact_hash": k.exact, "url_key": k.url, "band_keys": np.asarray(k.bands, dtype=np.uint64),
-            "line_hashes": np.asarray(lines, dtype=np.uint64), "params": params,
-            "shingle_hashes": shingles if shingles is not None else np.empty(0, dtype=np.uint32)}
+def state_row(k: "Keys", shingles, lines, params: str) -> tuple:
+    """One document's state row as it crosses the write's shuffle: (id, exact hash, URL key, band keys, line
+    hashes, params, shingle hashes), the hash lists as raw uint64/uint32 bytes. Beam encodes a tuple of str
+    and bytes without pickle: measured on the development set, 813 instead of 1,317 bytes per row, 15x faster
+    to encode and decode, and a quarter of the memory once decoded (1,051 instead of 3,883 bytes), which is
+    what a worker holds of its share of the write. `_state_of_kept` makes the STATE_SCHEMA row."""
+    return (k.id, k.exact, k.url, np.asarray(k.bands, dtype=np.uint64).tobytes(),
+            np.asarray(lines, dtype=np.uint64).tobytes(), params,
+            shingles.tobytes() if shingles is not None else b"")
 
 
 # ------------------------------------------------------------------------------------------ keys
@@ -725,7 +732,7 @@ class _Finalize(beam.DoFn):
                 doc = doc.with_text(text)
                 doc.meta["dedup_lines_removed"] = len(removed)
                 yield beam.pvalue.TaggedOutput(
-                    "lines", (doc.id, np.asarray(exact_mod.line_hashes(text), dtype=np.uint64)))
+                    "lines", (doc.id, np.asarray(exact_mod.line_hashes(text), dtype=np.uint64).tobytes()))
             self._kept.inc()
             yield doc
 
