@@ -317,8 +317,8 @@ class DedupConfig(StrictModel):
     max_bucket_size: int = Field(10_000, ge=2, description="Buckets above this size are counted and logged.")
     bucket_shards: int = Field(
         256, ge=1, le=1_000_000, description="LSH buckets are grouped into this many shards (band key mod shards); "
-                                             "one shard's band entries (~100 B each, bands per document) are held by "
-                                             "one worker: raise it for corpora past ~50M documents.")
+                                             "one shard's band entries (~93 B each in memory, `bands` per document) are "
+                                             "held by one worker: ~290 MB at 50M documents; raise it for more.")
     signature_batch_size: int = Field(256, ge=1, le=100_000)
 
     @model_validator(mode="after")

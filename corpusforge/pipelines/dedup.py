@@ -440,8 +440,7 @@ class _BandShards(beam.DoFn):
         shard = keys % np.uint64(self.shards)
         order = np.argsort(shard, kind="stable")
         keys, nodes, shard = keys[order], nodes[order], shard[order]
-        starts = np.flatnonzero(np.r_[True, shard[1:] != shard[:-1]])
-        for s, e in zip(starts, np.r_[starts[1:], len(shard)]):
+        for s, e in lsh.runs(shard):
             yield int(shard[s]), (keys[s:e], nodes[s:e])
 
 
@@ -465,16 +464,9 @@ class _BucketPairs(beam.DoFn):
     def process(self, item):
         _, chunks = item
         chunks = list(chunks)
-        keys = np.concatenate([c[0] for c in chunks])
-        nodes = np.concatenate([c[1] for c in chunks])
-        order = np.argsort(keys, kind="stable")
-        keys, nodes = keys[order], nodes[order]
-        starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
-        ends = np.r_[starts[1:], len(keys)]
-        shared = ends - starts >= 2
-        for s, e in zip(starts[shared], ends[shared]):
-            members = sorted(set(nodes[s:e].tolist()))
-            if len(members) < 2 or lsh.is_earlier(members[-1]):
+        for members in lsh.shared_buckets(np.concatenate([c[0] for c in chunks]),
+                                          np.concatenate([c[1] for c in chunks])):
+            if lsh.is_earlier(members[-1]):
                 continue
             self._buckets.inc()
             self._size.update(len(members))
@@ -760,7 +752,7 @@ class Deduplicate(beam.PTransform):
     def _with_state(name: str, pcoll, state, state_fn):
         """`pcoll` and, with a state, the state rows' entries (`state_fn` per row). Without a state, `pcoll`
         alone: on the FnApiRunner a Flatten of two inputs is always a stage of its own that decodes and
-        re-encodes every element (for the bucket entries, 16 per document)."""
+        re-encodes every element."""
         if state is None:
             return pcoll
         return (pcoll, state | f"State{name}" >> beam.FlatMap(state_fn)) | f"All{name}" >> beam.Flatten()

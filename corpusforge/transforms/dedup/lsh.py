@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from typing import Iterable, Iterator
 
+import numpy as np
+
 EARLIER, NEW = "0", "1"
 SEP = "\x1f"  # between the rank and the id; ranks never contain it, so the first one ends the rank
 _NO_PERPLEXITY = "9" * 10
@@ -49,6 +51,24 @@ def bucket_pairs(members: list[str], window: int) -> Iterator[tuple[str, str]]:
         for v in members[i + 1:i + 1 + window]:
             if not (is_earlier(u) and is_earlier(v)):
                 yield u, v
+
+
+def runs(sorted_values) -> list[tuple[int, int]]:
+    """(start, end) of each run of equal values in a sorted numpy array."""
+    starts = np.flatnonzero(np.r_[True, sorted_values[1:] != sorted_values[:-1]])
+    return list(zip(starts.tolist(), np.r_[starts[1:], len(sorted_values)].tolist()))
+
+
+def shared_buckets(keys, nodes) -> Iterator[list[str]]:
+    """Band keys (uint64 array) and the node of each entry (object array) -> the sorted distinct members of
+    every bucket (run of equal keys) with two or more members, in key order."""
+    order = np.argsort(keys, kind="stable")
+    keys, nodes = keys[order], nodes[order]
+    for s, e in runs(keys):
+        if e - s >= 2:
+            members = sorted(set(nodes[s:e].tolist()))
+            if len(members) >= 2:
+                yield members
 
 
 def large_star(node: str, neighbours: Iterable[str]) -> list[tuple[str, str]]:
