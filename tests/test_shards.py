@@ -1,4 +1,5 @@
-"""WriteSortedShards (pipelines/shards.py): groups of bounded size, the same bytes as a one-group write."""
+"""WriteSortedShards (pipelines/shards.py): rows go through sorted run files, only run paths are shuffled;
+a shard's bytes depend only on its rows (not on spills, runs, merge passes or workers)."""
 from __future__ import annotations
 
 import os
@@ -10,9 +11,10 @@ import pyarrow.parquet as pq
 import pytest
 
 from corpusforge.config import RunnerConfig
-from corpusforge.io.writers import ROW_GROUP_ROWS, write_parquet_sorted_atomic
+from corpusforge.io.writers import ROW_GROUP_ROWS, write_parquet_atomic, write_row_stream_atomic
+from corpusforge.pipelines import shards
 from corpusforge.pipelines.options import make_runner, pipeline_options
-from corpusforge.pipelines.shards import GROUP_BYTES, WriteSortedShards, buckets_per_shard, shard_of
+from corpusforge.pipelines.shards import GroupBySortedRuns, WriteSortedShards, shard_of
 
 SCHEMA = pa.schema([("id", pa.string()), ("text", pa.string()), ("hashes", pa.list_(pa.uint32()))])
 
@@ -23,49 +25,74 @@ def _rows(n: int) -> list[dict]:
              "hashes": np.arange(i % 7, dtype=np.uint32)} for i in range(n)]
 
 
-def _write(tmp_path, name: str, rows: list[dict], expected_bytes: int) -> list[str]:
-    out = tmp_path / name
-    cfg = RunnerConfig(runner="FnApiRunner", direct_num_workers=1, direct_running_mode="in_memory")
+def _run(build, workers: int = 1):
+    mode = "in_memory" if workers == 1 else "multi_processing"
+    cfg = RunnerConfig(runner="FnApiRunner", direct_num_workers=workers, direct_running_mode=mode)
     with beam.Pipeline(runner=make_runner(cfg), options=pipeline_options(cfg)) as p:
-        (p | beam.Create(rows)
-           | WriteSortedShards(str(out / "kept"), str(out / "_runs" / "kept"), 3, SCHEMA, lambda r: r["id"],
-                               key_fn=lambda r: r["id"], expected_bytes=expected_bytes))
+        build(p)
+
+
+def _write(tmp_path, name: str, rows: list[dict], spill_bytes: int = shards.SPILL_BYTES, workers: int = 1,
+           **kw) -> list[str]:
+    out = tmp_path / name
+    _run(lambda p: (p | "Rows" >> beam.Create(rows)
+                    | WriteSortedShards(str(out / "kept"), str(out / "_runs" / "kept"), 3, SCHEMA, lambda r: r["id"],
+                                        key_fn=lambda r: r["id"], spill_bytes=spill_bytes,
+                                        **{k: v(p) if callable(v) and k == "facts" else v for k, v in kw.items()})),
+         workers)
     return sorted(os.listdir(out / "kept"))
 
 
-def test_buckets_grow_with_the_expected_bytes():
-    assert WriteSortedShards("k", "r", 3, SCHEMA, str, key_fn=str, expected_bytes=12 * GROUP_BYTES).buckets == 4
-    assert buckets_per_shard(0, 2) == 1
-    assert buckets_per_shard(GROUP_BYTES, 2) == 1
-    assert buckets_per_shard(8 * GROUP_BYTES, 2) == 4
+def _same_files(a, b, names):
+    for name in names:
+        assert (a / name).read_bytes() == (b / name).read_bytes(), name
 
 
 @pytest.mark.parametrize("n", [1, 500])
-def test_many_groups_write_the_bytes_of_one_group(tmp_path, n):
+def test_many_runs_and_merge_passes_write_the_bytes_of_one_run(tmp_path, monkeypatch, n):
+    """One run per shard, one run per ROW (spill_bytes=1) merged in passes of 8 (FAN_IN), and two worker
+    processes: the same shard files, sorted, each holding exactly its shard's ids, the runs removed."""
     rows = _rows(n)
-    one = _write(tmp_path, "one", rows, expected_bytes=0)  # one group per shard: written directly
-    many = _write(tmp_path, "many", rows, expected_bytes=12 * GROUP_BYTES)  # 4 sorted runs per shard, merged
-    assert one == many and one  # the same shard files (a shard no row hashed to has none)
+    one = _write(tmp_path, "one", rows)
+    monkeypatch.setattr(shards, "FAN_IN", 8)
+    many = _write(tmp_path, "many", rows, spill_bytes=1)
+    two = _write(tmp_path, "two", rows, spill_bytes=2_000, workers=2)
+    assert one == many == two and one  # a shard no row hashed to has no file
+    _same_files(tmp_path / "one" / "kept", tmp_path / "many" / "kept", one)
+    _same_files(tmp_path / "one" / "kept", tmp_path / "two" / "kept", one)
     for name in one:
-        assert (tmp_path / "one" / "kept" / name).read_bytes() == (tmp_path / "many" / "kept" / name).read_bytes()
         ids = pq.read_table(tmp_path / "many" / "kept" / name).column("id").to_pylist()
         assert ids == sorted(ids)
         total = int(name.split("-of-")[1].split(".")[0])
         assert {shard_of(i, total) for i in ids} == {int(name.split("-")[1])}
     assert sum(pq.read_metadata(tmp_path / "many" / "kept" / f).num_rows for f in many) == n
-    runs = tmp_path / "many" / "_runs" / "kept"  # the runs are gone once their shard is in place
-    assert not runs.exists() or not [f for _, _, fs in os.walk(runs) for f in fs]
+    for name in ("many", "two"):  # the runs are gone once their shard is in place
+        runs = tmp_path / name / "_runs" / "kept"
+        assert not runs.exists() or not [f for _, _, fs in os.walk(runs) for f in fs]
 
 
-def test_spilled_sort_writes_the_bytes_of_an_in_memory_sort(tmp_path):
-    """More rows than a row group and than the spill buffer: the streamed merge (record batches gathered
-    into ROW_GROUP_ROWS-row groups) gives the bytes of the one-table write."""
-    rows = _rows(ROW_GROUP_ROWS + 2500)
-    write_parquet_sorted_atomic(rows, SCHEMA, str(tmp_path / "memory.parquet"), lambda r: r["id"])
-    write_parquet_sorted_atomic(rows, SCHEMA, str(tmp_path / "spilled.parquet"), lambda r: r["id"],
-                                buffer_bytes=50_000)
-    assert (tmp_path / "memory.parquet").read_bytes() == (tmp_path / "spilled.parquet").read_bytes()
-    meta = pq.read_metadata(tmp_path / "spilled.parquet")
+def test_run_files_merge_in_sort_key_order(tmp_path):
+    """Runs written from unsorted records come back merged in sort-key order, rows unchanged."""
+    import pickle
+
+    recs = [((i * 37) % 101, {"i": i, "b": bytes([i % 256]) * (i % 5)}) for i in range(101)]
+    paths = []
+    for j in range(4):
+        part = recs[j::4]
+        paths.append(shards.write_run([(k, pickle.dumps((k, r))) for k, r in part], str(tmp_path / f"r{j}.run")))
+    out = list(shards.merged(paths))
+    assert [k for k, _ in out] == sorted(k for k, _ in recs)
+    assert sorted((r["i"], r["b"]) for _, r in out) == sorted((r["i"], r["b"]) for _, r in recs)
+
+
+def test_streamed_row_groups_give_the_bytes_of_a_one_table_write(tmp_path):
+    """More rows than a row group: record batches gathered into ROW_GROUP_ROWS-row groups give the bytes of
+    the one-table write (so a merged shard is the file a plain sorted write makes)."""
+    rows = sorted(_rows(ROW_GROUP_ROWS + 2500), key=lambda r: r["id"])
+    write_parquet_atomic(rows, SCHEMA, str(tmp_path / "table.parquet"))
+    write_row_stream_atomic(iter(rows), SCHEMA, str(tmp_path / "stream.parquet"))
+    assert (tmp_path / "table.parquet").read_bytes() == (tmp_path / "stream.parquet").read_bytes()
+    meta = pq.read_metadata(tmp_path / "stream.parquet")
     assert [meta.row_group(i).num_rows for i in range(meta.num_row_groups)] == [ROW_GROUP_ROWS, 2500]
 
 
@@ -73,23 +100,62 @@ def _upper_if_kept(row: dict, facts: list):
     return {**row, "text": row["text"].upper()} if "keep" in facts else None
 
 
-@pytest.mark.parametrize("expected_bytes", [0, 12 * GROUP_BYTES])
-def test_facts_join_in_the_write_keeps_and_changes_rows_by_their_facts(tmp_path, expected_bytes):
-    """Rows joined to (key, fact) pairs inside the write's own grouping: only rows with a "keep" fact are
-    written, as join_fn made them; the bytes are those of a plain write of the joined rows."""
+@pytest.mark.parametrize("spill_bytes", [shards.SPILL_BYTES, 1])
+def test_facts_join_in_the_write_keeps_and_changes_rows_by_their_facts(tmp_path, spill_bytes):
+    """Rows joined to (key, fact) pairs as the shard's runs are merged: only rows with a "keep" fact are
+    written, as join_fn made them; facts of keys without rows are ignored; the bytes are those of a plain
+    write of the joined rows."""
     rows = _rows(500)
     keep = {r["id"] for r in rows if int(r["id"][4:]) % 3}
-    facts = [(i, "keep") for i in sorted(keep)] + [("doc-999999", "keep"), (rows[0]["id"], "other")]
-    out = tmp_path / "joined"
-    cfg = RunnerConfig(runner="FnApiRunner", direct_num_workers=1, direct_running_mode="in_memory")
-    with beam.Pipeline(runner=make_runner(cfg), options=pipeline_options(cfg)) as p:
-        (p | "Rows" >> beam.Create(rows)
-           | WriteSortedShards(str(out / "kept"), str(out / "_runs" / "kept"), 3, SCHEMA, lambda r: r["id"],
-                               key_fn=lambda r: r["id"], expected_bytes=expected_bytes,
-                               facts=p | "Facts" >> beam.Create(facts), join_fn=_upper_if_kept))
-    plain = _write(tmp_path, "plain", [{**r, "text": r["text"].upper()} for r in rows if r["id"] in keep], 0)
-    assert sorted(os.listdir(out / "kept")) == plain
-    for name in plain:
-        assert (out / "kept" / name).read_bytes() == (tmp_path / "plain" / "kept" / name).read_bytes()
+    facts = [(i, "keep") for i in sorted(keep)] + [("doc-999999", "keep"), ("doc-", "keep"), (rows[0]["id"], "other")]
+    joined = _write(tmp_path, "joined", rows, spill_bytes=spill_bytes, join_fn=_upper_if_kept,
+                    facts=lambda p: p | "Facts" >> beam.Create(facts))
+    plain = _write(tmp_path, "plain", [{**r, "text": r["text"].upper()} for r in rows if r["id"] in keep])
+    assert joined == plain
+    _same_files(tmp_path / "joined" / "kept", tmp_path / "plain" / "kept", plain)
     with pytest.raises(ValueError, match="go together"):
         WriteSortedShards("k", "r", 3, SCHEMA, str, key_fn=str, join_fn=_upper_if_kept)
+
+
+def _sorted_groups(groups):
+    def canon(values):
+        return sorted(values, key=repr)
+    return sorted((k, canon(v) if isinstance(v, list) else {t: canon(x) for t, x in v.items()}) for k, v in groups)
+
+
+@pytest.mark.parametrize("spill_bytes,fan_in", [(shards.SPILL_BYTES, 128), (1, 4)])
+def test_sorted_run_grouping_gives_beams_groups(tmp_path, monkeypatch, spill_bytes, fan_in):
+    """GroupBySortedRuns = Beam's GroupByKey / CoGroupByKey (a key's values as a multiset, every tag present,
+    keys of one input only included), with one run per shard or one run per value merged in passes."""
+    from apache_beam.testing.util import assert_that
+
+    monkeypatch.setattr(shards, "FAN_IN", fan_in)
+    pairs = [(f"k{(i * 31) % 97}", {"i": i, "text": "x" * (i % 9)}) for i in range(400)]
+    pairs += [("", {"i": -2, "text": "empty key"}), ("é ü 日本", {"i": -1, "text": ""})]
+    other = [(f"k{i}", i) for i in range(90, 130)]
+
+    def check(expected):
+        def _check(actual):
+            assert _sorted_groups(actual) == _sorted_groups(expected)
+        return _check
+
+    def groups(*inputs):  # what Beam's GroupByKey / CoGroupByKey give, as plain Python
+        keys = {k for pairs_ in inputs for k, _ in pairs_}
+        by_key = [{k: [v for kk, v in pairs_ if kk == k] for k in keys} for pairs_ in inputs]
+        if len(inputs) == 1:
+            return list(by_key[0].items())
+        return [(k, {"a": by_key[0][k], "b": by_key[1][k]}) for k in keys]
+
+    expected_one, expected_two = groups(pairs), groups(pairs, other)
+    assert len(expected_two) > len(expected_one)
+
+    def build(p):
+        one = p | "P" >> beam.Create(pairs) | "One" >> GroupBySortedRuns(str(tmp_path / "r1"), 5, spill_bytes)
+        two = ({"a": p | "A" >> beam.Create(pairs), "b": p | "B" >> beam.Create(other)}
+               | "Two" >> GroupBySortedRuns(str(tmp_path / "r2"), 5, spill_bytes))
+        assert_that(one, check(expected_one), label="CheckOne")
+        assert_that(two, check(expected_two), label="CheckTwo")
+
+    _run(build)
+    for d in ("r1", "r2"):  # the runs are removed once merged
+        assert not [f for _, _, fs in os.walk(tmp_path / d) for f in fs]

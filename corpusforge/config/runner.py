@@ -31,6 +31,11 @@ class RunnerConfig(StrictModel):
     environment_type: Literal["LOOPBACK", "DOCKER", "PROCESS", "EXTERNAL"] = "LOOPBACK"
     dataflow: DataflowConfig = Field(default_factory=DataflowConfig)
     extra_options: list[str] = Field(default_factory=list, description="Raw Beam pipeline flags.")
+    sort_shards: int = Field(
+        64, ge=1, le=100_000,
+        description="Groupings that carry whole documents (unique ids, dedup's final join) go through sorted run "
+                    "files in this many shards instead of a shuffle (pipelines/shards.py): the stages after "
+                    "them run this many ways in parallel.")
 
     @model_validator(mode="after")
     def _check_runner(self) -> "RunnerConfig":

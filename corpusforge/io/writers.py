@@ -91,70 +91,7 @@ def write_parquet_atomic(rows: list[dict], schema: pa.Schema, path: str, compres
     return path
 
 
-# Rows of one shard held in memory before a sorted run is spilled to a local temporary file. Text dominates a
-# row's size: 64 MB of it bounds the writer whatever the shard size (issue 13, item 5).
-SORT_BUFFER_BYTES = 64 << 20
 ROW_GROUP_ROWS = 10_000
-MERGE_ROWS = 4096  # rows read ahead over all the inputs of a merge, as Python objects
-
-
-def _row_bytes(row: dict) -> int:
-    """About what a row costs in memory: its strings, and 8 bytes per element of a hash list."""
-    return sum(len(v) if isinstance(v, str) else 8 * len(v) if hasattr(v, "__len__") else 8
-               for v in row.values()) + 64
-
-
-def write_parquet_sorted_atomic(rows: Iterable[dict], schema: pa.Schema, path: str, sort_key,
-                                buffer_bytes: int = SORT_BUFFER_BYTES, compression: str = "zstd") -> str:
-    """Write rows in `sort_key` order as one Parquet file, atomically, with memory bounded by `buffer_bytes`.
-
-    An external merge sort: sorted runs of at most `buffer_bytes` are spilled to local Parquet files and
-    merged row group by row group. A shard that fits in one run is written straight from memory; both paths
-    give row groups of ROW_GROUP_ROWS rows, so the bytes depend only on the rows. `compression="none"` is for
-    intermediate files read back once (the sorted runs of pipelines/shards.py).
-    """
-    import heapq
-    import shutil
-    import tempfile
-
-    spill_dir = None
-    runs: list[str] = []
-    buf: list[dict] = []
-    size = 0
-    try:
-        for row in rows:
-            buf.append(row)
-            size += _row_bytes(row)
-            if size >= buffer_bytes:
-                spill_dir = spill_dir or tempfile.mkdtemp(prefix="corpusforge-sort-")
-                buf.sort(key=sort_key)
-                runs.append(f"{spill_dir}/run-{len(runs):05d}.parquet")
-                pq.write_table(pa.Table.from_pylist(buf, schema=schema), runs[-1], compression="none",
-                               row_group_size=ROW_GROUP_ROWS)
-                buf, size = [], 0
-        buf.sort(key=sort_key)
-        if not runs:
-            return write_parquet_atomic(buf, schema, path, compression)
-        return _write_row_stream(heapq.merge(*_run_streams(runs), iter(buf), key=sort_key), schema, path, compression)
-    finally:
-        if spill_dir:
-            shutil.rmtree(spill_dir, ignore_errors=True)
-
-
-def merge_sorted_parquet_atomic(paths: list[str], schema: pa.Schema, path: str, sort_key) -> str:
-    """Parquet files each sorted by `sort_key` -> one file in `sort_key` order, atomically, with a small record
-    batch per input and one row group (as Arrow columns) in memory; the bytes are those of
-    `write_parquet_sorted_atomic` on the same rows."""
-    import heapq
-
-    return _write_row_stream(heapq.merge(*_run_streams(paths), key=sort_key), schema, path)
-
-
-def _run_streams(paths: list[str]) -> list:
-    """One row iterator per sorted file, each reading small batches: the rows waiting in a merge stay about
-    MERGE_ROWS however many files there are."""
-    batch = max(16, MERGE_ROWS // max(len(paths), 1))
-    return [iter_parquet_rows(p, batch) for p in paths]
 
 
 def iter_parquet_rows(path: str, batch_rows: int = 1024):
@@ -167,8 +104,8 @@ def iter_parquet_rows(path: str, batch_rows: int = 1024):
             yield from batch.to_pylist()
 
 
-def _write_row_stream(rows: Iterable[dict], schema: pa.Schema, path: str, compression: str = "zstd",
-                      batch_rows: int = 1024) -> str:
+def write_row_stream_atomic(rows: Iterable[dict], schema: pa.Schema, path: str, compression: str = "zstd",
+                            batch_rows: int = 1024) -> str:
     """Rows in their final order -> one Parquet file of ROW_GROUP_ROWS-row groups. Rows become Arrow record
     batches `batch_rows` at a time, so a row group waits in columnar form, not as Python objects."""
     with storage.atomic_writer(path) as f:

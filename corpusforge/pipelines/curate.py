@@ -28,7 +28,7 @@ from corpusforge.io.writers import (
     iter_parquet_rows, kept_row, shard_name, write_json_atomic, write_jsonl_atomic, write_parquet_atomic,
 )
 from corpusforge.pipelines.options import make_runner, pipeline_options
-from corpusforge.pipelines.shards import WriteSortedShards, shard_of
+from corpusforge.pipelines.shards import GroupBySortedRuns, WriteSortedShards, shard_of
 from corpusforge.pipelines.stage import ApplyStage
 from corpusforge.provenance import package_versions
 from corpusforge.records import Document, Dropped, Quarantined
@@ -238,18 +238,12 @@ class WriteQuarantineLines(beam.DoFn):
         yield len(recs)
 
 
-def _input_bytes(files: list[InputFile]) -> int:
-    """What sizes the groups of every shard write of a run (pipelines/shards.py): its input files' bytes."""
-    return sum(f.size for f in files)
-
-
-def _write_sharded(pcoll, label: str, out: str, sub: str, total: int, schema, sort_key, row_fn=None,
-                   expected_bytes: int = 0):
-    """Rows (or Documents / Dropped with `row_fn`) -> `out/sub`'s `total` sorted Parquet shards, by id, in
-    groups of bounded size (pipelines/shards.py; `expected_bytes` sizes them)."""
+def _write_sharded(pcoll, label: str, out: str, sub: str, total: int, schema, sort_key, row_fn=None):
+    """Rows (or Documents / Dropped with `row_fn`) -> `out/sub`'s `total` Parquet shards, by id, sorted by
+    `sort_key` (pipelines/shards.py: the rows go through sorted run files, only their paths are shuffled)."""
     return pcoll | f"Write{label}" >> WriteSortedShards(
         f"{out}/{sub}", f"{out}/_runs/{sub}", total, schema, sort_key,
-        key_fn=lambda x: x["id"] if isinstance(x, dict) else _doc_id(x), row_fn=row_fn, expected_bytes=expected_bytes)
+        key_fn=lambda x: x["id"] if isinstance(x, dict) else _doc_id(x), row_fn=row_fn)
 
 
 def _doc_id(x) -> str:
@@ -264,15 +258,23 @@ def _write_quarantine(lines, label: str, directory: str, total: int):
             | f"{label}Write" >> beam.ParDo(WriteQuarantineLines(directory, total)))
 
 
+def _outcome_keys(outcomes: list, label: str, progress: str | None) -> list:
+    """The count keys of each outcome PCollection (kept documents, Dropped, Quarantined), made where its
+    elements are made: the outcomes themselves are never Flattened."""
+    from corpusforge.pipelines.progress import Tick
+
+    return [pcoll
+            | f"Progress{label}Ended{i}" >> beam.ParDo(Tick(progress, "ended"))
+            | f"{label}OutcomeKeys{i}" >> beam.FlatMap(_count_keys) for i, pcoll in enumerate(outcomes)]
+
+
 def _write_count_keys(key_pcolls: list, label: str, path: str, extra_counts: list | None = None):
-    counted = (
-        tuple(key_pcolls)
-        | f"{label}AllKeys" >> beam.Flatten()
-        | f"{label}PairOne" >> beam.Map(lambda k: (k, 1))
-        | f"{label}SumCounts" >> beam.CombinePerKey(sum)
-    )
-    if extra_counts:
-        counted = (counted, *extra_counts) | f"{label}WithExtra" >> beam.Flatten()
+    """Count keys -> `path`. Each PCollection of keys is counted on its own (Beam lifts the counts into the
+    stage that makes the keys), so only (key, count) pairs are Flattened."""
+    counts = [keys | f"{label}Count{i}" >> beam.combiners.Count.PerElement() for i, keys in enumerate(key_pcolls)]
+    counted = (tuple(counts + list(extra_counts or []))
+               | f"{label}AllCounts" >> beam.Flatten()
+               | f"{label}SumCounts" >> beam.CombinePerKey(sum))
     # The distinct keys are a few hundred small strings: safe to gather.
     return (counted
             | f"{label}CountsToList" >> beam.combiners.ToList()
@@ -299,16 +301,18 @@ def build_phase_a(p: beam.Pipeline, cfg: CurateConfig, files: list[InputFile], o
     quarantined = [read.quarantined]
     dropped, stage_counts = [], []
     keyed = read.docs | "KeyById" >> beam.Map(lambda d: (d.id, d))
+    # The documents cross no shuffle: sorted run files, only their paths are grouped (pipelines/shards.py).
+    by_id = GroupBySortedRuns(f"{out}/_runs/ids", cfg.runner.sort_shards)
     if known_id_files:
         known = p | "KnownIdFiles" >> beam.Create(known_id_files) | "KnownIds" >> beam.FlatMap(_known_ids)
         unique = ({"docs": keyed, "known": known}
-                  | "GroupById" >> beam.CoGroupByKey()
+                  | "GroupById" >> by_id
                   | "FirstOfId" >> beam.FlatMap(_first_of_each_id_or_known).with_outputs(
                       "quarantined", "dropped", main="docs"))
         dropped.append(unique.dropped | "ProgressKnownId" >> beam.ParDo(Tick(progress, "staged")))
     else:
         unique = (keyed
-                  | "GroupById" >> beam.GroupByKey()
+                  | "GroupById" >> by_id
                   | "FirstOfId" >> beam.FlatMap(_first_of_each_id).with_outputs("quarantined", main="docs"))
     # Counted where documents enter the per-document stages: that runs fused with them, so it is live.
     quarantined.append(unique.quarantined | "ProgressDuplicateId" >> beam.ParDo(Tick(progress, "staged")))
@@ -326,23 +330,21 @@ def build_phase_a(p: beam.Pipeline, cfg: CurateConfig, files: list[InputFile], o
         docs = buckets["kept"]
         dropped.append(buckets["dropped"])
 
-    all_dropped = (tuple(dropped) | "AllDropped" >> beam.Flatten()) if dropped else (p | "NoDropped" >> beam.Create([]))
+    # Dropped documents are never Flattened (on the FnApiRunner a Flatten of several inputs is a stage of its
+    # own through which every element passes): each stage's are written and counted where they are made.
+    dropped = dropped or [p | "NoDropped" >> beam.Create([])]
     all_quarantined = tuple(quarantined) | "AllQuarantined" >> beam.Flatten()
     n = cfg.output.num_shards
     docs = docs | "ProgressSurvivors" >> beam.ParDo(Tick(progress, "ended", "survivors"))
-    input_bytes = _input_bytes(files)
-    _write_sharded(docs, "Survivors", out, "docs", n, CHECKPOINT_SCHEMA, lambda r: r["id"], checkpoint_row,
-                   expected_bytes=input_bytes)
-    _write_sharded(all_dropped, "Dropped", out, "dropped", n, DROPPED_SCHEMA, lambda r: (r["id"], r["stage"]),
-                   dropped_row, expected_bytes=input_bytes)
+    _write_sharded(docs, "Survivors", out, "docs", n, CHECKPOINT_SCHEMA, lambda r: r["id"], checkpoint_row)
+    _write_sharded(tuple(dropped), "Dropped", out, "dropped", n, DROPPED_SCHEMA, lambda r: (r["id"], r["stage"]),
+                   dropped_row)
     _write_quarantine(all_quarantined | "QuarantineJson" >> beam.Map(lambda q: q.to_json()), "Quarantine",
                       f"{out}/quarantine", n)
     input_keys = [read.docs | "CountDocsRead" >> beam.Map(lambda _: "input\trecords"),
                   read.quarantined | "CountBadRead" >> beam.Map(lambda _: "input\trecords")]
-    outcome_keys = ((all_dropped, all_quarantined) | "AOutcomes" >> beam.Flatten()
-                    | "ProgressAEnded" >> beam.ParDo(Tick(progress, "ended"))
-                    | "AOutcomeKeys" >> beam.FlatMap(_count_keys))
-    _write_count_keys(input_keys + [outcome_keys], "A", f"{out}/counts.json", stage_counts)
+    outcome_keys = _outcome_keys([*dropped, all_quarantined], "A", progress)
+    _write_count_keys(input_keys + outcome_keys, "A", f"{out}/counts.json", stage_counts)
 
 
 def _read_jsonl_lines(path: str):
@@ -353,10 +355,9 @@ def _read_jsonl_lines(path: str):
                 yield line
 
 
-def build_phase_b(p: beam.Pipeline, cfg: CurateConfig, a_dir: str, out: str, dedup_state_dir: str | None = None,
-                  input_bytes: int = 0) -> None:
-    """Phase B: checkpointed survivors -> dedup -> PII -> final kept/dropped/quarantine shards. `input_bytes`
-    (the run's input files) sizes the groups of the shard writes, as in phase A."""
+def build_phase_b(p: beam.Pipeline, cfg: CurateConfig, a_dir: str, out: str,
+                  dedup_state_dir: str | None = None) -> None:
+    """Phase B: checkpointed survivors -> dedup -> PII -> final kept/dropped/quarantine shards."""
     from corpusforge.pipelines.progress import Tick, progress_dir
 
     progress = progress_dir(out)
@@ -371,7 +372,8 @@ def build_phase_b(p: beam.Pipeline, cfg: CurateConfig, a_dir: str, out: str, ded
     if cfg.dedup.enabled:
         from corpusforge.pipelines.dedup import Deduplicate
 
-        dd = docs | "Dedup" >> Deduplicate(cfg.dedup, state_dir=dedup_state_dir)
+        dd = docs | "Dedup" >> Deduplicate(cfg.dedup, state_dir=dedup_state_dir, runs_dir=f"{out}/_runs/dedup",
+                                           sort_shards=cfg.runner.sort_shards)
         docs = dd["kept"]
         dropped.append(dd["dropped"] | "ProgressDedupDropped" >> beam.ParDo(Tick(progress, "dedup_dropped")))
         state = dd.get("state")
@@ -387,11 +389,11 @@ def build_phase_b(p: beam.Pipeline, cfg: CurateConfig, a_dir: str, out: str, ded
         quarantined.append(out_["quarantined"])
         extra_counts.append(out_["counts"])
 
-    b_dropped = (tuple(dropped) | "BDropped" >> beam.Flatten()) if dropped else (p | "NoBDropped" >> beam.Create([]))
     b_quarantined = (tuple(quarantined) | "BQuarantined" >> beam.Flatten()) if quarantined else (
         p | "NoBQuarantined" >> beam.Create([]))
     a_dropped_rows = p | "ADroppedShards" >> beam.Create(shards("dropped")) | "ReadADropped" >> beam.FlatMap(iter_parquet_rows)
-    all_dropped_rows = (a_dropped_rows, b_dropped | "BDroppedRows" >> beam.Map(dropped_row)) | "AllDroppedRows" >> beam.Flatten()
+    # As in phase A, no Flatten of documents: each input of the dropped/ write is spilled where it is made.
+    dropped_rows = [a_dropped_rows] + [d | f"BDroppedRows{i}" >> beam.Map(dropped_row) for i, d in enumerate(dropped)]
     a_q_lines = (p | "AQuarantineFile" >> beam.Create(
                      [f"{a_dir}/quarantine/{shard_name('part', i, n, 'jsonl')}" for i in range(n)])
                  | "ReadAQuarantine" >> beam.FlatMap(_read_jsonl_lines))
@@ -399,31 +401,28 @@ def build_phase_b(p: beam.Pipeline, cfg: CurateConfig, a_dir: str, out: str, ded
     # Personal data outside kept/ follows the PII settings (issues 12 item 4, 13 item 7; README "Outputs").
     policy, budget = dropped_text_policy(cfg), cfg.input.max_seconds_per_stage
     if policy != "full":
-        all_dropped_rows = _apply_policy(all_dropped_rows, "DroppedText", DroppedRowText(policy, cfg.pii, budget),
-                                         cfg.pii.batch_size)
+        dropped_rows = [_apply_policy(rows, f"DroppedText{i}", DroppedRowText(policy, cfg.pii, budget),
+                                      cfg.pii.batch_size) for i, rows in enumerate(dropped_rows)]
         all_q = _apply_policy(all_q, "QuarantineRaw", QuarantineRaw(policy, cfg.pii, budget), cfg.pii.batch_size)
     if cfg.pii.enabled:
         docs = _apply_policy(docs, "KeptUrl", KeptUrl("redacted", cfg.pii, budget), cfg.pii.batch_size)
 
-    _write_sharded(docs, "Kept", out, "kept", n, KEPT_SCHEMA, lambda r: r["id"], kept_row,
-                   expected_bytes=input_bytes)
-    _write_sharded(all_dropped_rows, "FinalDropped", out, "dropped", n, DROPPED_SCHEMA,
-                   lambda r: (r["id"], r["stage"]), expected_bytes=input_bytes)
+    _write_sharded(docs, "Kept", out, "kept", n, KEPT_SCHEMA, lambda r: r["id"], kept_row)
+    _write_sharded(tuple(dropped_rows), "FinalDropped", out, "dropped", n, DROPPED_SCHEMA,
+                   lambda r: (r["id"], r["stage"]))
     (all_q
      | "QShard" >> beam.Map(lambda line: (_quarantine_shard(line, n), line))
      | "QGroup" >> beam.GroupByKey()
      | "QWrite" >> beam.ParDo(WriteQuarantineLines(f"{out}/quarantine", n)))
-    outcome_keys = ((docs, b_dropped, b_quarantined) | "BOutcomes" >> beam.Flatten()
-                    | "ProgressBEnded" >> beam.ParDo(Tick(progress, "ended"))
-                    | "BOutcomeKeys" >> beam.FlatMap(_count_keys))
-    _write_count_keys([outcome_keys], "B", f"{out}/counts.json", extra_counts)
+    _write_count_keys(_outcome_keys([docs, *dropped, b_quarantined], "B", progress), "B", f"{out}/counts.json",
+                      extra_counts)
     if state is not None:
         from corpusforge.pipelines.dedup import WriteState
 
         # The state lists only what is finally kept: a document a later stage (PII policy) drops is not in it.
         final_ids = docs | "FinalKeptIds" >> beam.Map(lambda d: (d.id, None))
         state | "WriteDedupState" >> WriteState(f"{out}/state", final_ids, dd["state_lines"],
-                                                num_shards=cfg.output.num_shards, expected_bytes=input_bytes)
+                                                num_shards=cfg.output.num_shards)
 
 
 # ------------------------------------------------------------------------ personal data outside kept/
@@ -701,8 +700,7 @@ def run_curate(cfg: CurateConfig, files: list[InputFile] | None = None, dedup_st
         runner = cfg.runner.model_copy(update={"extra_options": [*cfg.runner.extra_options,
                                                                  "--requirements_cache=skip"]})
         for build, args in ((build_phase_a, (files, f"{run_dir}/{WORK}/a")),
-                            (build_phase_b, (f"{run_dir}/{WORK}/a", f"{run_dir}/{WORK}/b", dedup_state_dir,
-                                             _input_bytes(files)))):
+                            (build_phase_b, (f"{run_dir}/{WORK}/a", f"{run_dir}/{WORK}/b", dedup_state_dir))):
             p = beam.Pipeline(options=pipeline_options(runner, job_name=f"corpusforge-{os.path.basename(run_dir)}"))
             build(p, cfg, *args)
             p.run().wait_until_finish()
@@ -743,7 +741,7 @@ def _run_locked(cfg: CurateConfig, files: list[InputFile], dedup_state_dir: str 
     timings: dict = {}
     for name, directory, build, args in (
         ("a", a_dir, build_phase_a, (files, a_dir, known_id_files)),
-        ("b", b_dir, build_phase_b, (a_dir, b_dir, dedup_state_dir, _input_bytes(files))),
+        ("b", b_dir, build_phase_b, (a_dir, b_dir, dedup_state_dir)),
     ):
         marker = f"{directory}/_DONE"
         if _phase_done(marker, fingerprint):

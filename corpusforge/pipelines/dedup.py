@@ -61,6 +61,7 @@ from __future__ import annotations
 
 import json
 import logging
+import tempfile
 from typing import Any, NamedTuple
 
 import apache_beam as beam
@@ -72,6 +73,7 @@ from apache_beam.utils.windowed_value import WindowedValue
 
 from corpusforge import storage
 from corpusforge.config import ConfigError, DedupConfig
+from corpusforge.pipelines.shards import GroupBySortedRuns, WriteSortedShards
 from corpusforge.records import Document, Dropped
 from corpusforge.transforms.dedup import exact as exact_mod
 from corpusforge.transforms.dedup import lsh
@@ -198,35 +200,32 @@ def _write_empty_shards(_, path: str, total: int):
 class WriteState(beam.PTransform):
     """Deduplicate's "state" ((id, state row) of every document that reached dedup) -> the state of the
     documents the run finally keeps: `path/part-NNNNN-of-MMMMM.parquet`, rows sorted by id, each file written
-    atomically, in groups of bounded size (pipelines/shards.py; `expected_bytes` sizes them).
+    atomically, through sorted runs (pipelines/shards.py: only run paths cross a shuffle).
 
     `kept_ids`: (id, anything) of the documents finally kept (a document a later stage drops, e.g. by the PII
     policy, gets no state row); `lines`: Deduplicate's "state_lines", the hashes of the lines a kept document
-    has left after line dedup. Both are joined to the rows in the write's own grouping (one shuffle of the
-    rows)."""
+    has left after line dedup. Both are joined to the rows as the shard's sorted runs are merged."""
 
-    def __init__(self, path: str, kept_ids, lines=None, num_shards: int = 4, expected_bytes: int = 0):
+    def __init__(self, path: str, kept_ids, lines=None, num_shards: int = 4):
         super().__init__()
-        self.path, self.num_shards, self.expected_bytes = path.rstrip("/"), num_shards, expected_bytes
+        self.path, self.num_shards = path.rstrip("/"), num_shards
         self.kept_ids, self.lines = kept_ids, lines
 
     def expand(self, rows):
-        from corpusforge.pipelines.shards import WriteSortedShards
-
         facts = self.kept_ids | "KeptFact" >> beam.Map(_kept_fact)
         if self.lines is not None:
             facts = (facts, self.lines | "LinesFact" >> beam.Map(_lines_fact)) | "StateFacts" >> beam.Flatten()
         parent, name = self.path.rsplit("/", 1)
         written = rows | "WriteStateShards" >> WriteSortedShards(
             self.path, f"{parent}/_runs/{name}", self.num_shards, STATE_SCHEMA, _state_id, key_fn=_first,
-            row_fn=_second, expected_bytes=self.expected_bytes, facts=facts, join_fn=_state_of_kept)
+            row_fn=_second, facts=facts, join_fn=_state_of_kept)
         return (written
                 | "StateWritten" >> beam.combiners.Count.Globally()
                 | "FillEmptyStateShards" >> beam.Map(_write_empty_shards, self.path, self.num_shards))
 
 
-def _state_id(row: dict) -> str:
-    return row["id"]
+def _state_id(row: tuple) -> str:
+    return row[0]  # `state_row`'s tuple starts with the id
 
 
 def _first(kv):
@@ -742,10 +741,13 @@ class Deduplicate(beam.PTransform):
     cc_rounds: one int, connected-components rounds used. `lsh_summary(cfg)` gives the S-curve for stats.
     """
 
-    def __init__(self, cfg: DedupConfig, state_dir: str | None = None):
+    def __init__(self, cfg: DedupConfig, state_dir: str | None = None, runs_dir: str | None = None,
+                 sort_shards: int = 64):
         super().__init__()
         self.cfg = cfg
         self.state_dir = state_dir
+        # The final join's sorted runs (pipelines/shards.py; runner.sort_shards); runs_dir None: a local temp dir
+        self.runs_dir, self.sort_shards = runs_dir, sort_shards
         self.params = minhash_params(cfg) if cfg.minhash else ""
 
     @staticmethod
@@ -845,11 +847,13 @@ class Deduplicate(beam.PTransform):
         else:
             removed = p | "NoLineRemovals" >> beam.Create([])
 
-        # A document without a Drop is kept; the Keys of the survivors need not join again.
+        # A document without a Drop is kept; the Keys of the survivors need not join again. The documents
+        # cross no shuffle here: sorted run files, only their paths are grouped (pipelines/shards.py).
         final = ({"doc": computed.docs,
                   "drop": id_dropped | "DropById" >> beam.Map(_drop_by_id),
                   "removed": removed | "RemovedById" >> beam.Map(_by_id)}
-                 | "FinalJoin" >> beam.CoGroupByKey()
+                 | "FinalJoin" >> GroupBySortedRuns(self.runs_dir or tempfile.mkdtemp(prefix="corpusforge-runs-"),
+                                                    self.sort_shards)
                  | "Finalize" >> beam.ParDo(_Finalize(cfg.line_dedup_min_sentences)).with_outputs(
                      "dropped", "lines", main="kept"))
         out = {"kept": final.kept, "dropped": final.dropped, "cluster_sizes": cluster_sizes,

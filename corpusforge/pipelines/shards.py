@@ -1,30 +1,46 @@
-"""Sharded, sorted Parquet outputs with memory per worker bounded by a group, not by a shard (issue 13, item 5).
+"""Sharded, sorted Parquet outputs whose rows never cross a shuffle (issue 13, item 5).
 
-A GroupByKey hands a worker each group whole (the local FnApiRunner even sends it as one data-plane
-message), so grouping a shard under one key costs a worker memory in proportion to the shard, which grows
-with the corpus. `WriteSortedShards` groups rows by (shard, bucket) instead, with as many buckets per shard
-as its expected bytes need for groups of about GROUP_BYTES; each group is written as a sorted run, then each
-shard's runs are merged as streams into its final file (`merge_sorted_parquet_atomic`: one record batch per
-run and one row group in Arrow form in memory). With one bucket per shard (a small corpus) it is the one-step
-write it always was. Either way a shard's bytes depend only on its rows.
+A GroupByKey hands a worker its share of the grouped output at once (the local FnApiRunner sends it as one
+data-plane message, bench/bench_runner_shuffle.py), so a write that groups rows costs each worker memory in
+proportion to the corpus. `WriteSortedShards` is an external sort instead, as Spark's sort shuffle and
+datatrove's MinHash stages do it with files:
+
+    rows  --spill-->  sorted runs per shard (files)  --GroupByKey of run PATHS-->  streamed merge per shard
+
+`_SpillRuns` runs fused with whatever makes the rows; it holds at most `spill_bytes` of pickled rows, writes
+the largest shard's rows as one sorted run when full (and every shard's at the end of a bundle) and emits
+(shard, run path). Only those paths cross the shuffle. `_MergeRuns` merges a shard's runs as streams (one row
+per run in memory, `FAN_IN` runs at a time) into its Parquet file (row groups of ROW_GROUP_ROWS rows), so a
+shard's bytes depend only on its rows, never on bundles, spills or worker count.
+
+`facts`: (key, fact) pairs spilled the same way; each row is written as `join_fn(row, facts of its key)`,
+joined while the shard's sorted rows and facts stream by (the rows must sort by key first).
 
     rows | "WriteKept" >> WriteSortedShards(f"{out}/kept", f"{out}/_runs/kept", 2, KEPT_SCHEMA, sort_key,
-                                            key_fn=lambda r: r["id"], expected_bytes=input_bytes)
+                                            key_fn=lambda r: r["id"])
 """
 from __future__ import annotations
 
 import hashlib
-import math
-from typing import Any, Callable
+import heapq
+import io
+import itertools
+import pickle
+import uuid
+from typing import Any, Callable, Iterator
 
 import apache_beam as beam
+from apache_beam.transforms.window import GlobalWindow
+from apache_beam.utils.windowed_value import WindowedValue
 
 from corpusforge import storage
-from corpusforge.io.writers import merge_sorted_parquet_atomic, shard_name, write_parquet_sorted_atomic
+from corpusforge.io.writers import shard_name, write_row_stream_atomic
 
-# Expected bytes (as stored: compressed input, zstd checkpoints) per group. A decoded row takes several
-# times its stored size in a worker; 1 MiB stored keeps a group to some tens of MB.
-GROUP_BYTES = 1 << 20
+# Pickled rows a spilling bundle holds before it writes its largest shard's rows as a sorted run.
+SPILL_BYTES = 32 << 20
+FAN_IN = 128  # runs merged at once (open files); more runs are first merged in passes of FAN_IN
+_READ_BUFFER = 1 << 16
+ROWS, FACTS = "rows", "facts"
 
 
 def shard_of(key: str, total: int) -> int:
@@ -32,105 +48,248 @@ def shard_of(key: str, total: int) -> int:
     return int.from_bytes(hashlib.blake2b(key.encode("utf-8", "surrogatepass"), digest_size=8).digest(), "big") % total
 
 
-def _bucket_of(key: str, buckets: int) -> int:
-    if buckets == 1:
-        return 0
-    digest = hashlib.blake2b(key.encode("utf-8", "surrogatepass"), digest_size=8, person=b"cf-bucket").digest()
-    return int.from_bytes(digest, "big") % buckets
+# ---------------------------------------------------------------------------------------------- run files
+def write_run(records: list[tuple[Any, bytes]], path: str) -> str:
+    """(sort key, pickled (sort key, row)) records -> a run file, in sort-key order, atomically."""
+    records.sort(key=_sort_key)
+    with storage.atomic_writer(path) as f:
+        for _, blob in records:
+            f.write(blob)
+    return path
 
 
-def buckets_per_shard(expected_bytes: int, total: int) -> int:
-    """Groups per shard so that one holds about GROUP_BYTES of the expected bytes (at least one)."""
-    return max(1, math.ceil(max(expected_bytes, 0) / max(total, 1) / GROUP_BYTES))
-
-
-class _WriteGroup(beam.DoFn):
-    """((shard, bucket), rows) -> the shard's file (one bucket) or one sorted run of it (several)."""
-
-    def __init__(self, directory: str, runs_dir: str, total: int, buckets: int, schema, sort_key, join_fn=None):
-        self.directory, self.runs_dir, self.total, self.buckets = directory, runs_dir, total, buckets
-        self.schema, self.sort_key, self.join_fn = schema, sort_key, join_fn
-
-    def _joined(self, groups) -> list:
-        facts: dict[str, list] = {}
-        for key, fact in groups["facts"]:
-            facts.setdefault(key, []).append(fact)
-        rows = (self.join_fn(row, facts.get(key, [])) for key, row in groups["rows"])
-        return [row for row in rows if row is not None]
-
-    def process(self, item):
-        (shard, bucket), rows = item
-        if self.join_fn is not None:
-            rows = self._joined(rows)
-            if not rows:
+def iter_run(path: str) -> Iterator[tuple[Any, Any]]:
+    """A run file's (sort key, row) records, one at a time."""
+    with storage.open_read(path) as raw:
+        f = raw if isinstance(raw, io.BufferedReader) else io.BufferedReader(raw, _READ_BUFFER)
+        while True:
+            try:
+                yield pickle.load(f)
+            except EOFError:
                 return
-        if self.buckets == 1:
-            path = f"{self.directory}/{shard_name('part', shard, self.total, 'parquet')}"
-            yield write_parquet_sorted_atomic(rows, self.schema, path, self.sort_key)
-            return
-        run = f"{self.runs_dir}/{shard:05d}/run-{bucket:05d}.parquet"
-        yield shard, write_parquet_sorted_atomic(rows, self.schema, run, self.sort_key, compression="none")
+
+
+def merged(paths: list[str]) -> Iterator[tuple[Any, Any]]:
+    """The records of sorted run files in sort-key order (ties in path order)."""
+    return heapq.merge(*(iter_run(p) for p in sorted(paths)), key=_sort_key)
+
+
+def _sort_key(record):
+    return record[0]
+
+
+def at_most_fan_in(runs_dir: str, shard: int, paths: list[str], kind: str, removable: list[str]) -> list[str]:
+    """A shard's runs, first merged in passes of FAN_IN runs while there are more (so a merge never opens more
+    than FAN_IN files); the intermediate runs are added to `removable`."""
+    paths = sorted(paths)
+    level = 0
+    while len(paths) > FAN_IN:
+        level += 1
+        out = []
+        for i in range(0, len(paths), FAN_IN):
+            path = storage.join(runs_dir, f"{shard:05d}", f"{kind}-merged-{level}-{i // FAN_IN:05d}.run")
+            out.append(merge_runs_to_one(paths[i:i + FAN_IN], path))
+        removable.extend(out)
+        paths = out
+    return paths
+
+
+def merge_runs_to_one(paths: list[str], path: str) -> str:
+    """Several sorted runs -> one sorted run (a pass of a merge with more runs than FAN_IN)."""
+    with storage.atomic_writer(path) as f:
+        for record in merged(paths):
+            f.write(pickle.dumps(record, protocol=pickle.HIGHEST_PROTOCOL))
+    return path
+
+
+# ------------------------------------------------------------------------------------------------ Beam
+class _SpillRuns(beam.DoFn):
+    """Elements -> (shard, (kind, run path)); `record_fn(element)` gives (shard key, sort key, row)."""
+
+    def __init__(self, runs_dir: str, total: int, kind: str, record_fn, spill_bytes: int):
+        self.runs_dir, self.total, self.kind, self.spill_bytes = runs_dir, total, kind, spill_bytes
+        self.record_fn = record_fn
+
+    def start_bundle(self):
+        self.buffers: dict[int, list] = {}
+        self.sizes: dict[int, int] = {}
+        self.held = 0
+        self.bundle = uuid.uuid4().hex
+
+    def _spill(self, shard: int):
+        records = self.buffers.pop(shard)
+        self.held -= self.sizes.pop(shard)
+        path = storage.join(self.runs_dir, f"{shard:05d}", f"{self.kind}-{self.bundle}-{uuid.uuid4().hex[:8]}.run")
+        return shard, (self.kind, write_run(records, path))
+
+    def process(self, element):
+        key, sk, row = self.record_fn(element)
+        blob = pickle.dumps((sk, row), protocol=pickle.HIGHEST_PROTOCOL)
+        shard = shard_of(key, self.total)
+        self.buffers.setdefault(shard, []).append((sk, blob))
+        self.sizes[shard] = self.sizes.get(shard, 0) + len(blob)
+        self.held += len(blob)
+        if self.held >= self.spill_bytes:
+            yield self._spill(max(self.sizes, key=self.sizes.get))
+
+    def finish_bundle(self):
+        for shard in sorted(self.buffers):
+            yield WindowedValue(self._spill(shard), 0, [GlobalWindow()])
 
 
 class _MergeRuns(beam.DoFn):
-    """(shard, run paths) -> the shard's file, merged as streams; the runs are removed once it is in place."""
+    """(shard, [(kind, run path)]) -> the shard's Parquet file; its runs are removed once it is in place."""
 
-    def __init__(self, directory: str, total: int, schema, sort_key):
-        self.directory, self.total, self.schema, self.sort_key = directory, total, schema, sort_key
+    def __init__(self, directory: str, runs_dir: str, total: int, schema, join_fn=None):
+        self.directory, self.runs_dir, self.total, self.schema = directory, runs_dir, total, schema
+        self.join_fn = join_fn
 
     def process(self, item):
         shard, runs = item
-        runs = sorted(runs)
-        path = f"{self.directory}/{shard_name('part', shard, self.total, 'parquet')}"
-        merge_sorted_parquet_atomic(runs, self.schema, path, self.sort_key)
-        for run in runs:
-            storage.remove(run)
+        removable = [path for _, path in runs]
+        row_runs = at_most_fan_in(self.runs_dir, shard, [p for k, p in runs if k == ROWS], ROWS, removable)
+        if self.join_fn is None:
+            rows = (row for _, row in merged(row_runs))
+        else:
+            fact_runs = at_most_fan_in(self.runs_dir, shard, [p for k, p in runs if k == FACTS], FACTS, removable)
+            rows = _merge_join(merged(row_runs), merged(fact_runs), self.join_fn)
+        first = next(rows, None)
+        if first is None:  # every row of the shard was joined away: no file (the caller fills empty shards)
+            _remove_all(removable)
+            return
+        path = storage.join(self.directory, shard_name("part", shard, self.total, "parquet"))
+        write_row_stream_atomic(itertools.chain([first], rows), self.schema, path)
+        _remove_all(removable)
         yield path
 
 
+def _remove_all(paths: list[str]) -> None:
+    for path in paths:
+        storage.remove(path)
+
+
+def _merge_join(rows: Iterator[tuple[Any, Any]], facts: Iterator[tuple[Any, Any]], join_fn) -> Iterator[dict]:
+    """Rows (sort key starts with their join key) and (key, fact) records, both in key order ->
+    join_fn(row, facts of the row's key), None results left out."""
+    pending = next(facts, None)
+    key, current = None, []
+    for sk, row in rows:
+        row_key = sk[0] if isinstance(sk, tuple) else sk
+        if row_key != key:
+            key, current = row_key, []
+            while pending is not None and pending[0] < key:
+                pending = next(facts, None)
+            while pending is not None and pending[0] == key:
+                current.append(pending[1][1])  # the record of a fact is (key, (key, fact))
+                pending = next(facts, None)
+        out = join_fn(row, current)
+        if out is not None:
+            yield out
+
+
+class _RowRecord:
+    """A row of a shard write: shard by `key_fn(element)`, sorted by `sort_key(row)`."""
+
+    def __init__(self, key_fn, row_fn, sort_key):
+        self.key_fn, self.row_fn, self.sort_key = key_fn, row_fn, sort_key
+
+    def __call__(self, element):
+        row = self.row_fn(element) if self.row_fn else element
+        return self.key_fn(element), self.sort_key(row), row
+
+
+def _fact_record(kv):
+    return kv[0], kv[0], kv
+
+
+class _TaggedRecord:
+    """A (key, value) of input `tag` of a grouping: sorted by key, the tag kept with the value."""
+
+    def __init__(self, tag: int):
+        self.tag = tag
+
+    def __call__(self, kv):
+        return kv[0], kv[0], (self.tag, kv[1])
+
+
 class WriteSortedShards(beam.PTransform):
-    """Rows -> `directory/part-NNNNN-of-MMMMM.parquet`, each sorted by `sort_key`, written atomically; yields
-    the paths written. A shard no row hashed to gets no file here (the caller fills empty shards).
+    """Rows (one PCollection, or a tuple of them) -> `directory/part-NNNNN-of-MMMMM.parquet`, each sorted by
+    `sort_key`, written atomically; yields the paths written. A shard no row hashed to gets no file here (the
+    caller fills empty shards).
 
+    `key_fn(element)` names the shard (`shard_of`); `row_fn(element)` makes the row (default: the element).
     `facts` (optional): a PCollection of (key, fact); each row is written as `join_fn(row, facts of its key)`,
-    or not at all when that returns None. The join happens in the write's own grouping, so the rows cross
-    one shuffle, not a join's and then the write's."""
+    or not at all when that returns None (`sort_key` must then order rows by their key first)."""
 
-    def __init__(self, directory: str, runs_dir: str, total: int, schema, sort_key: Callable[[dict], Any],
-                 key_fn: Callable[[Any], str], row_fn: Callable[[Any], dict] | None = None, expected_bytes: int = 0,
-                 facts: beam.PCollection | None = None, join_fn: Callable[[dict, list], dict | None] | None = None):
+    def __init__(self, directory: str, runs_dir: str, total: int, schema, sort_key: Callable[[Any], Any],
+                 key_fn: Callable[[Any], str], row_fn: Callable[[Any], Any] | None = None,
+                 facts: beam.PCollection | None = None, join_fn: Callable[[Any, list], dict | None] | None = None,
+                 spill_bytes: int = SPILL_BYTES):
         super().__init__()
         if (facts is None) != (join_fn is None):
             raise ValueError("WriteSortedShards: `facts` and `join_fn` go together")
         self.directory, self.runs_dir, self.total, self.schema = directory, runs_dir, total, schema
         self.sort_key, self.key_fn, self.row_fn = sort_key, key_fn, row_fn
-        self.facts, self.join_fn = facts, join_fn
-        self.buckets = buckets_per_shard(expected_bytes, total)
+        self.facts, self.join_fn, self.spill_bytes = facts, join_fn, spill_bytes
 
-    def _group_key(self, key: str):
-        return shard_of(key, self.total), _bucket_of(key, self.buckets)
-
-    def _keyed(self, x):
-        return self._group_key(self.key_fn(x)), self.row_fn(x) if self.row_fn else x
-
-    def _keyed_with_key(self, x):
-        key = self.key_fn(x)
-        return self._group_key(key), (key, self.row_fn(x) if self.row_fn else x)
-
-    def _fact_keyed(self, kv):
-        return self._group_key(kv[0]), kv
-
-    def expand(self, pcoll):
-        if self.facts is None:
-            groups = pcoll | "Key" >> beam.Map(self._keyed) | "Group" >> beam.GroupByKey()
-        else:
-            groups = ({"rows": pcoll | "Key" >> beam.Map(self._keyed_with_key),
-                       "facts": self.facts | "FactKey" >> beam.Map(self._fact_keyed)}
-                      | "Group" >> beam.CoGroupByKey())
-        written = groups | "Write" >> beam.ParDo(_WriteGroup(self.directory, self.runs_dir, self.total, self.buckets,
-                                                             self.schema, self.sort_key, self.join_fn))
-        if self.buckets == 1:
-            return written
-        return (written
+    def expand(self, pcolls):
+        record = _RowRecord(self.key_fn, self.row_fn, self.sort_key)
+        inputs = list(pcolls) if isinstance(pcolls, (tuple, list)) else [pcolls]
+        # Each input is spilled where it is made; only run paths are Flattened (on the FnApiRunner a Flatten of
+        # several inputs is a stage of its own that every element passes through).
+        runs = [pcoll | f"SpillRows{i or ''}" >> beam.ParDo(
+                    _SpillRuns(self.runs_dir, self.total, ROWS, record, self.spill_bytes)) for i, pcoll in enumerate(inputs)]
+        if self.facts is not None:
+            runs.append(self.facts | "SpillFacts" >> beam.ParDo(
+                _SpillRuns(self.runs_dir, self.total, FACTS, _fact_record, self.spill_bytes)))
+        runs = runs[0] if len(runs) == 1 else tuple(runs) | "AllRuns" >> beam.Flatten()
+        return (runs
                 | "GroupRuns" >> beam.GroupByKey()
-                | "MergeRuns" >> beam.ParDo(_MergeRuns(self.directory, self.total, self.schema, self.sort_key)))
+                | "MergeRuns" >> beam.ParDo(_MergeRuns(self.directory, self.runs_dir, self.total, self.schema,
+                                                       self.join_fn)))
+
+
+class _MergeGroups(beam.DoFn):
+    """(shard, [(kind, run path)]) -> (key, [values]) or (key, {tag: [values]}) for each key of the shard, in
+    key order, as its runs stream by; the runs are removed once the shard is done."""
+
+    def __init__(self, runs_dir: str, tags: list[str] | None):
+        self.runs_dir, self.tags = runs_dir, tags
+
+    def process(self, item):
+        shard, runs = item
+        paths = [path for _, path in runs]
+        removable = list(paths)
+        paths = at_most_fan_in(self.runs_dir, shard, paths, ROWS, removable)
+        for key, records in itertools.groupby(merged(paths), key=_sort_key):
+            if self.tags is None:
+                yield key, [value for _, (_, value) in records]
+            else:
+                grouped = {tag: [] for tag in self.tags}
+                for _, (tag, value) in records:
+                    grouped[self.tags[tag]].append(value)
+                yield key, grouped
+        _remove_all(removable)
+
+
+class GroupBySortedRuns(beam.PTransform):
+    """GroupByKey (one PCollection) or CoGroupByKey (a dict of them) of (str key, value) pairs whose values
+    never cross a shuffle: they are spilled to sorted runs in `shards` shards (shard_of(key)), only the run
+    paths are grouped, and each shard's runs are merged as streams, one key's values in memory at a time.
+    Gives (key, [values]) or (key, {tag: [values]}) like Beam's; a key's values come in no fixed order.
+    What follows runs fused with the merge, `shards` ways parallel."""
+
+    def __init__(self, runs_dir: str, shards: int, spill_bytes: int = SPILL_BYTES):
+        super().__init__()
+        self.runs_dir, self.shards, self.spill_bytes = runs_dir, shards, spill_bytes
+
+    def expand(self, pcolls):
+        tags = sorted(pcolls) if isinstance(pcolls, dict) else None
+        inputs = [pcolls[t] for t in tags] if tags else [pcolls]
+        runs = [pcoll | f"Spill[{tags[i] if tags else 'values'}]" >> beam.ParDo(
+                    _SpillRuns(self.runs_dir, self.shards, f"{ROWS}{i}", _TaggedRecord(i), self.spill_bytes))
+                for i, pcoll in enumerate(inputs)]
+        runs = runs[0] if len(runs) == 1 else tuple(runs) | "AllRuns" >> beam.Flatten()
+        return (runs
+                | "GroupRuns" >> beam.GroupByKey()
+                | "MergeGroups" >> beam.ParDo(_MergeGroups(self.runs_dir, tags)))
