@@ -126,7 +126,8 @@ def _sorted_groups(groups):
 @pytest.mark.parametrize("spill_bytes,fan_in", [(shards.SPILL_BYTES, 128), (1, 4)])
 def test_sorted_run_grouping_gives_beams_groups(tmp_path, monkeypatch, spill_bytes, fan_in):
     """GroupBySortedRuns = Beam's GroupByKey / CoGroupByKey (a key's values as a multiset, every tag present,
-    keys of one input only included), with one run per shard or one run per value merged in passes."""
+    keys of one input only included, a tag fed by two PCollections), with one run per shard or one run per
+    value merged in passes."""
     from apache_beam.testing.util import assert_that
 
     monkeypatch.setattr(shards, "FAN_IN", fan_in)
@@ -151,8 +152,10 @@ def test_sorted_run_grouping_gives_beams_groups(tmp_path, monkeypatch, spill_byt
 
     def build(p):
         one = p | "P" >> beam.Create(pairs) | "One" >> GroupBySortedRuns(str(tmp_path / "r1"), 5, spill_bytes)
-        two = ({"a": p | "A" >> beam.Create(pairs), "b": p | "B" >> beam.Create(other)}
-               | "Two" >> GroupBySortedRuns(str(tmp_path / "r2"), 5, spill_bytes))
+        # a tag given two PCollections: their values are that tag's
+        b = (p | "B1" >> beam.Create(other[::2]), p | "B2" >> beam.Create(other[1::2]))
+        two = {"a": p | "A" >> beam.Create(pairs), "b": b} | "Two" >> GroupBySortedRuns(str(tmp_path / "r2"), 5,
+                                                                                         spill_bytes)
         assert_that(one, check(expected_one), label="CheckOne")
         assert_that(two, check(expected_two), label="CheckTwo")
 

@@ -750,6 +750,11 @@ class Deduplicate(beam.PTransform):
         self.runs_dir, self.sort_shards = runs_dir, sort_shards
         self.params = minhash_params(cfg) if cfg.minhash else ""
 
+    def _runs(self, name: str) -> str:
+        if self.runs_dir is None:
+            self.runs_dir = tempfile.mkdtemp(prefix="corpusforge-runs-")
+        return storage.join(self.runs_dir, name)
+
     @staticmethod
     def _with_state(name: str, pcoll, state, state_fn):
         """`pcoll` and, with a state, the state rows' entries (`state_fn` per row). Without a state, `pcoll`
@@ -771,9 +776,11 @@ class Deduplicate(beam.PTransform):
                  | "Buckets" >> beam.GroupByKey()
                  | "BucketPairs" >> beam.ParDo(_BucketPairs(cfg.bucket_window, cfg.max_bucket_size)))
         if cfg.verify_jaccard:
-            shingles = self._with_state("Shingles", shingles, state, _state_shingles)
+            # Every document's shingle hashes meet its candidate pairs through sorted run files, not a shuffle.
+            if state is not None:
+                shingles = (shingles, state | "StateShingles" >> beam.FlatMap(_state_shingles))
             pairs = ({"pairs": pairs | "PairEnds" >> beam.FlatMap(_pair_ends), "shingles": shingles}
-                     | "VerifyJoin" >> beam.CoGroupByKey()
+                     | "VerifyJoin" >> GroupBySortedRuns(self._runs("verify"), self.sort_shards)
                      | "ShinglesToPairs" >> beam.FlatMap(_shingles_to_pairs)
                      | "VerifyGroup" >> beam.GroupByKey()
                      | "VerifyPairs" >> beam.ParDo(_VerifyPairs(cfg.threshold)))
@@ -852,8 +859,7 @@ class Deduplicate(beam.PTransform):
         final = ({"doc": computed.docs,
                   "drop": id_dropped | "DropById" >> beam.Map(_drop_by_id),
                   "removed": removed | "RemovedById" >> beam.Map(_by_id)}
-                 | "FinalJoin" >> GroupBySortedRuns(self.runs_dir or tempfile.mkdtemp(prefix="corpusforge-runs-"),
-                                                    self.sort_shards)
+                 | "FinalJoin" >> GroupBySortedRuns(self._runs("final"), self.sort_shards)
                  | "Finalize" >> beam.ParDo(_Finalize(cfg.line_dedup_min_sentences)).with_outputs(
                      "dropped", "lines", main="kept"))
         out = {"kept": final.kept, "dropped": final.dropped, "cluster_sizes": cluster_sizes,

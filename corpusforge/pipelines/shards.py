@@ -37,7 +37,7 @@ from corpusforge import storage
 from corpusforge.io.writers import shard_name, write_row_stream_atomic
 
 # Pickled rows a spilling bundle holds before it writes its largest shard's rows as a sorted run.
-SPILL_BYTES = 32 << 20
+SPILL_BYTES = 8 << 20
 FAN_IN = 128  # runs merged at once (open files); more runs are first merged in passes of FAN_IN
 _READ_BUFFER = 1 << 16
 ROWS, FACTS = "rows", "facts"
@@ -272,11 +272,16 @@ class _MergeGroups(beam.DoFn):
         _remove_all(removable)
 
 
+def _as_tuple(x) -> tuple:
+    return tuple(x) if isinstance(x, (tuple, list)) else (x,)
+
+
 class GroupBySortedRuns(beam.PTransform):
     """GroupByKey (one PCollection) or CoGroupByKey (a dict of them) of (str key, value) pairs whose values
     never cross a shuffle: they are spilled to sorted runs in `shards` shards (shard_of(key)), only the run
     paths are grouped, and each shard's runs are merged as streams, one key's values in memory at a time.
-    Gives (key, [values]) or (key, {tag: [values]}) like Beam's; a key's values come in no fixed order.
+    Gives (key, [values]) or (key, {tag: [values]}) like Beam's; a key's values come in no fixed order. A tag
+    may be given a tuple of PCollections (their values are that tag's; no Flatten of them).
     What follows runs fused with the merge, `shards` ways parallel."""
 
     def __init__(self, runs_dir: str, shards: int, spill_bytes: int = SPILL_BYTES):
@@ -285,10 +290,11 @@ class GroupBySortedRuns(beam.PTransform):
 
     def expand(self, pcolls):
         tags = sorted(pcolls) if isinstance(pcolls, dict) else None
-        inputs = [pcolls[t] for t in tags] if tags else [pcolls]
-        runs = [pcoll | f"Spill[{tags[i] if tags else 'values'}]" >> beam.ParDo(
+        # (tag index, PCollection): a tag may be given a tuple of PCollections, each spilled where it is made
+        inputs = [(i, pc) for i, t in enumerate(tags) for pc in _as_tuple(pcolls[t])] if tags else [(0, pcolls)]
+        runs = [pcoll | f"Spill[{tags[i] if tags else 'values'}]{j or ''}" >> beam.ParDo(
                     _SpillRuns(self.runs_dir, self.shards, f"{ROWS}{i}", _TaggedRecord(i), self.spill_bytes))
-                for i, pcoll in enumerate(inputs)]
+                for j, (i, pcoll) in enumerate(inputs)]
         runs = runs[0] if len(runs) == 1 else tuple(runs) | "AllRuns" >> beam.Flatten()
         return (runs
                 | "GroupRuns" >> beam.GroupByKey()
