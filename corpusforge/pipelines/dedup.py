@@ -1,24 +1,25 @@
 """Dedup as Beam composite PTransforms: exact, URL, MinHash-LSH near-duplicates, C4-style lines.
 
-Shuffle the text once. One pass over the documents computes every key a decision needs; all decisions
-are made on small keyed records; the full documents cross a shuffle only in the final join, where each
-document meets its one decision. What crosses each shuffle, in pickled bytes per document measured on the
-development set (10,512 documents, 1,206 B of text and 153 distinct word 5-grams on average; a Document
-pickles to 1,461 B; how: bench/results/dedup.md):
+Shuffle no text. One pass over the documents computes every key a decision needs; all decisions are made
+on small keyed records; the documents meet their decisions in the final join, which (like the verification
+join of shingle hashes) goes through sorted run files (`pipelines/shards.GroupBySortedRuns`): only run paths
+cross a shuffle there. What crosses each shuffle (or, marked "runs", each run file), in pickled bytes per
+document measured on the development set (10,512 documents, 1,206 B of text and 153 distinct word 5-grams on
+average; a Document pickles to 1,461 B; how: bench/results/dedup.md):
 
   shuffle              | key          | value                                           | bytes per document
   ExactGroup           | exact hash   | Keys (id, exact, url, url order, band keys)      | 348 (+9 per line hash
   UrlGroup             | URL key      | Keys of the survivors with a URL                 | 348   with line dedup)
   Buckets              | shard        | numpy chunks of (band key, node id); shard = band | ~39 x 16 bands
                        |              | key mod bucket_shards, a few chunks per bundle     |
-  VerifyJoin           | node         | its candidate pairs; sorted uint32 shingle hashes | 779 + 2 x pairs
+  VerifyJoin (runs)    | node         | its candidate pairs; sorted uint32 shingle hashes | 779 + 2 x pairs
   VerifyGroup          | pair         | the two nodes' shingle hashes                    | 2 x 779 per pair
   Components (rounds)  | node         | node ids (verified edges)                        | ~40 per edge
   LabelJoin            | node         | Keys + representative (only with line dedup)     | 348
   Resolve (per step)   | id           | Drop (id, reason, duplicate_of, signals)         | 123 per dropped doc
   LineGroup            | line hash    | node id                                          | ~40 per line
-  FinalJoin            | id           | Document + Drop + removed lines                  | 1,461
-  WriteState (curate)  | id's group   | state row (str + raw hash bytes) + kept marker     | 813
+  FinalJoin (runs)     | id           | Document + Drop + removed lines                  | 1,461
+  WriteState (runs)    | id           | state row (str + raw hash bytes) + kept marker     | 813
 
 Nothing gathers the corpus, its signatures or its edges onto one worker: every decision is a GroupByKey on
 a key (a hash, a URL, a shard of band keys, a node) followed by a per-key function from corpusforge.transforms.dedup.
