@@ -11,7 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from corpusforge.config import RunnerConfig
-from corpusforge.io.writers import ROW_GROUP_ROWS, write_parquet_atomic, write_row_stream_atomic
+from corpusforge.io.writers import ROW_GROUP_ROWS, write_row_stream_atomic
 from corpusforge.pipelines import shards
 from corpusforge.pipelines.options import make_runner, pipeline_options
 from corpusforge.pipelines.shards import GroupBySortedRuns, WriteSortedShards, shard_of
@@ -85,15 +85,24 @@ def test_run_files_merge_in_sort_key_order(tmp_path):
     assert sorted((r["i"], r["b"]) for _, r in out) == sorted((r["i"], r["b"]) for _, r in recs)
 
 
-def test_streamed_row_groups_give_the_bytes_of_a_one_table_write(tmp_path):
-    """More rows than a row group: record batches gathered into ROW_GROUP_ROWS-row groups give the bytes of
-    the one-table write (so a merged shard is the file a plain sorted write makes)."""
+def test_row_groups_close_at_their_row_or_byte_bound(tmp_path, monkeypatch):
+    """A row group closes at ROW_GROUP_ROWS rows or ROW_GROUP_BYTES of row data, whichever comes first (so a
+    writer's memory is bounded whatever the document sizes); the rows come back unchanged and in order."""
+    from corpusforge.io import writers
+
     rows = sorted(_rows(ROW_GROUP_ROWS + 2500), key=lambda r: r["id"])
-    write_parquet_atomic(rows, SCHEMA, str(tmp_path / "table.parquet"))
-    write_row_stream_atomic(iter(rows), SCHEMA, str(tmp_path / "stream.parquet"))
-    assert (tmp_path / "table.parquet").read_bytes() == (tmp_path / "stream.parquet").read_bytes()
-    meta = pq.read_metadata(tmp_path / "stream.parquet")
+    write_row_stream_atomic(iter(rows), SCHEMA, str(tmp_path / "rows.parquet"))
+    meta = pq.read_metadata(tmp_path / "rows.parquet")
     assert [meta.row_group(i).num_rows for i in range(meta.num_row_groups)] == [ROW_GROUP_ROWS, 2500]
+    monkeypatch.setattr(writers, "ROW_GROUP_BYTES", 20_000)
+    big = rows[:100] + [{"id": "zz-big", "text": "x" * 50_000, "hashes": []}] + rows[100:300]
+    write_row_stream_atomic(iter(big), SCHEMA, str(tmp_path / "bytes.parquet"))
+    meta = pq.read_metadata(tmp_path / "bytes.parquet")
+    sizes = [meta.row_group(i).num_rows for i in range(meta.num_row_groups)]
+    assert sizes == [101, 200]  # the 50 kB row crosses 20 kB: its group closes with it; 200 small rows stay under
+    back = pq.read_table(tmp_path / "bytes.parquet").to_pylist()
+    assert [r["id"] for r in back] == [r["id"] for r in big]
+    assert back[100]["text"] == big[100]["text"] and back[5]["hashes"] == list(big[5]["hashes"])
 
 
 def _upper_if_kept(row: dict, facts: list):

@@ -92,6 +92,15 @@ def write_parquet_atomic(rows: list[dict], schema: pa.Schema, path: str, compres
 
 
 ROW_GROUP_ROWS = 10_000
+# A row group waits in memory whole before it is written: it closes at ROW_GROUP_ROWS rows or ROW_GROUP_BYTES
+# of row data, whichever comes first, so what a writer holds is bounded whatever the document sizes.
+ROW_GROUP_BYTES = 4 << 20
+
+
+def _row_bytes(row: dict) -> int:
+    """About what a row weighs: its strings and bytes, 8 bytes per element of an array, 8 per other value."""
+    return sum(len(v) if isinstance(v, (str, bytes)) else 8 * len(v) if hasattr(v, "__len__") else 8
+               for v in row.values())
 
 
 def iter_parquet_rows(path: str, batch_rows: int = 1024):
@@ -104,36 +113,21 @@ def iter_parquet_rows(path: str, batch_rows: int = 1024):
             yield from batch.to_pylist()
 
 
-def write_row_stream_atomic(rows: Iterable[dict], schema: pa.Schema, path: str, compression: str = "zstd",
-                            batch_rows: int = 1024) -> str:
-    """Rows in their final order -> one Parquet file of ROW_GROUP_ROWS-row groups. Rows become Arrow record
-    batches `batch_rows` at a time, so a row group waits in columnar form, not as Python objects."""
+def write_row_stream_atomic(rows: Iterable[dict], schema: pa.Schema, path: str, compression: str = "zstd") -> str:
+    """Rows in their final order -> one Parquet file, atomically, one bounded row group in memory at a time
+    (ROW_GROUP_ROWS rows or ROW_GROUP_BYTES, whichever comes first): the file's bytes depend only on its rows."""
     with storage.atomic_writer(path) as f:
         writer = pq.ParquetWriter(f, schema, compression=compression, write_statistics=True)
-        batches: list[pa.RecordBatch] = []
-        pending = chunk_rows = 0
-        chunk: list[dict] = []
-
-        def flush_group():
-            nonlocal batches, pending
-            if pending:
-                table = pa.Table.from_batches(batches, schema=schema).combine_chunks()
-                writer.write_table(table, row_group_size=ROW_GROUP_ROWS)
-            batches, pending = [], 0
-
+        group: list[dict] = []
+        size = 0
         for row in rows:
-            chunk.append(row)
-            chunk_rows += 1
-            if chunk_rows == min(batch_rows, ROW_GROUP_ROWS - pending):
-                batches.append(pa.RecordBatch.from_pylist(chunk, schema=schema))
-                pending += chunk_rows
-                chunk, chunk_rows = [], 0
-                if pending == ROW_GROUP_ROWS:
-                    flush_group()
-        if chunk:
-            batches.append(pa.RecordBatch.from_pylist(chunk, schema=schema))
-            pending += chunk_rows
-        flush_group()
+            group.append(row)
+            size += _row_bytes(row)
+            if len(group) == ROW_GROUP_ROWS or size >= ROW_GROUP_BYTES:
+                writer.write_table(pa.Table.from_pylist(group, schema=schema), row_group_size=len(group))
+                group, size = [], 0
+        if group:
+            writer.write_table(pa.Table.from_pylist(group, schema=schema), row_group_size=len(group))
         writer.close()
     return path
 

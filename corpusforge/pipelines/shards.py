@@ -10,7 +10,7 @@ datatrove's MinHash stages do it with files:
 `_SpillRuns` runs fused with whatever makes the rows; it holds at most `spill_bytes` of pickled rows, writes
 the largest shard's rows as one sorted run when full (and every shard's at the end of a bundle) and emits
 (shard, run path). Only those paths cross the shuffle. `_MergeRuns` merges a shard's runs as streams (one row
-per run in memory, `FAN_IN` runs at a time) into its Parquet file (row groups of ROW_GROUP_ROWS rows), so a
+per run in memory, `FAN_IN` runs at a time) into its Parquet file (bounded row groups, io/writers.py), so a
 shard's bytes depend only on its rows, never on bundles, spills or worker count.
 
 `facts`: (key, fact) pairs spilled the same way; each row is written as `join_fn(row, facts of its key)`,
