@@ -181,6 +181,15 @@ def remove(path: str) -> None:
         _fs().delete(targets)
 
 
+def remove_if_empty(directory: str) -> None:
+    """Remove a local directory when nothing is left in it (object stores have no directories: nothing to do)."""
+    if not is_remote(directory):
+        try:
+            os.rmdir(local(directory))
+        except OSError:  # not empty, or gone
+            pass
+
+
 def move_dir(src: str, dst: str) -> None:
     """Move a directory into place, replacing any partial copy an earlier killed attempt left at `dst`.
     Object stores rename object by object; a rerun moves what is left (matched again under `src`)."""

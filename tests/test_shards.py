@@ -66,9 +66,9 @@ def test_many_runs_and_merge_passes_write_the_bytes_of_one_run(tmp_path, monkeyp
         total = int(name.split("-of-")[1].split(".")[0])
         assert {shard_of(i, total) for i in ids} == {int(name.split("-")[1])}
     assert sum(pq.read_metadata(tmp_path / "many" / "kept" / f).num_rows for f in many) == n
-    for name in ("many", "two"):  # the runs are gone once their shard is in place
+    for name in ("many", "two"):  # the runs, and their shard directories, are gone once each shard is in place
         runs = tmp_path / name / "_runs" / "kept"
-        assert not runs.exists() or not [f for _, _, fs in os.walk(runs) for f in fs]
+        assert not runs.exists() or not os.listdir(runs)
 
 
 def test_run_files_merge_in_sort_key_order(tmp_path):
@@ -169,5 +169,5 @@ def test_sorted_run_grouping_gives_beams_groups(tmp_path, monkeypatch, spill_byt
         assert_that(two, check(expected_two), label="CheckTwo")
 
     _run(build)
-    for d in ("r1", "r2"):  # the runs are removed once merged
-        assert not [f for _, _, fs in os.walk(tmp_path / d) for f in fs]
+    for d in ("r1", "r2"):  # the runs and their shard directories are removed once merged
+        assert not (tmp_path / d).exists() or not os.listdir(tmp_path / d)

@@ -164,8 +164,11 @@ class _MergeRuns(beam.DoFn):
 
 
 def _remove_all(paths: list[str]) -> None:
+    """A shard's merged runs, and then its run directory once empty."""
     for path in paths:
         storage.remove(path)
+    for directory in sorted({path.rsplit("/", 1)[0] for path in paths}):
+        storage.remove_if_empty(directory)
 
 
 def _merge_join(rows: Iterator[tuple[Any, Any]], facts: Iterator[tuple[Any, Any]], join_fn) -> Iterator[dict]:
