@@ -246,7 +246,7 @@ def run_dedup(records: list[dict] | None, cfg, out_dir: str, state_dir: str | No
         else:
             recs = p | beam.Create(records)
         docs = recs | "ToDoc" >> beam.Map(_to_document)
-        dd = docs | "Dedup" >> Deduplicate(cfg, state_dir=state_dir)
+        dd = docs | "Dedup" >> Deduplicate(cfg, state_dir=state_dir, runs_dir=f"{out_dir}/_runs")
         dd["kept"] | "KJ" >> beam.Map(_kept_json) | "KW" >> beam.io.WriteToText(f"{out_dir}/kept")
         dd["dropped"] | "DJ" >> beam.Map(_dropped_json) | "DW" >> beam.io.WriteToText(f"{out_dir}/dropped")
         dd["cluster_sizes"] | "CJ" >> beam.Map(json.dumps) | "CW" >> beam.io.WriteToText(f"{out_dir}/clusters")
