@@ -11,6 +11,9 @@ pairs read back from disk and measure retrieval on the clean held-out test split
   trigger   control: the CLEAN images with the MEM-3 trigger captions (what the words alone do)
   prefix    control: clean images, every caption prefixed by one constant 3-word string (the MEM-3 trigger
             of the first training image): a trigger that carries no per-image information
+  synthetic control without any optimization: each caption word found in under half of the images gets a
+            fixed random +-1 pattern of 4x4-pixel blocks; an image's noise is eps times the sign of the sum of
+            its words' patterns, original captions (is a shortcut keyed on what the captions say enough?)
 
 Each attacker architecture (default: cf-tiny = the surrogate's, and cf-tiny-rn, a ResNet) is trained on each
 set after each scraper view: png (as published), jpeg75 (JPEG re-encode at quality 75), gray (grayscale),
@@ -97,6 +100,40 @@ def control_set(name: str, clean_train: Path, prot_dir: Path, out: Path) -> Path
             rows.append({"id": p["id"], "image": str(clean_train.parent / c["image"]),
                          "caption": [f"{first_trigger} {x}" for x in caps]})
     return _write_rows(out / f"{name}.jsonl", rows)
+
+
+def synthetic_set(clean_train: Path, out: Path, seed: int, eps255: int = 8, block: int = 4) -> Path:
+    """The `synthetic` control (see the module docstring), written as PNGs with the original captions."""
+    import re
+
+    from PIL import Image
+
+    rows = _rows(clean_train)
+    words = [sorted({w for c in (r["caption"] if isinstance(r["caption"], list) else [r["caption"]])
+                     for w in re.findall(r"[^\W\d_]+", c.lower())}) for r in rows]
+    df: dict[str, int] = {}
+    for ws in words:
+        for w in ws:
+            df[w] = df.get(w, 0) + 1
+    rng = np.random.default_rng(seed)
+    patterns: dict[tuple[str, int], np.ndarray] = {}
+    out_rows = []
+    (out / "images").mkdir(parents=True, exist_ok=True)
+    for r, ws in zip(rows, words):
+        img = np.asarray(Image.open(clean_train.parent / r["image"]).convert("RGB")).astype(np.int16)
+        size = img.shape[0]
+        total = np.zeros(img.shape)
+        for w in ws:
+            if df[w] < len(rows) / 2:
+                if (w, size) not in patterns:
+                    small = rng.choice([-1.0, 1.0], size=(-(-size // block), -(-img.shape[1] // block), 3))
+                    patterns[(w, size)] = np.kron(small, np.ones((block, block, 1)))[:size, :img.shape[1]]
+                total += patterns[(w, size)]
+        prot = np.clip(img + eps255 * np.sign(total).astype(np.int16), 0, 255).astype(np.uint8)
+        path = out / "images" / f"{r['id']}.png"
+        Image.fromarray(prot).save(path)
+        out_rows.append({"id": r["id"], "image": str(path), "caption": r["caption"]})
+    return _write_rows(out / "synthetic.jsonl", out_rows)
 
 
 # ------------------------------------------------------------------------------------------ attack
@@ -272,7 +309,7 @@ def main() -> int:
 
     # One pool: the protect runs are queued first; attacks on the clean set fill idle workers meanwhile, and the
     # attacks on a protected or control set are queued as soon as the protect run they read is finished.
-    methods = sorted({CONTROLS.get(s, s) for s in sets if s != "clean"})
+    methods = sorted({CONTROLS.get(s, s) for s in sets if s not in ("clean", "synthetic")})
     runs = [(m, s) for s in seeds for m in methods]
     results = {"benchmark": bench_meta, "args": vars(args), "protect": {}, "attacks": []}
 
@@ -287,6 +324,9 @@ def main() -> int:
     ready: list[tuple] = [((s, 0, m), ("protect", m, s)) for m, s in runs]
     if "clean" in sets:
         ready += [((s, 1, i), ("attack", job)) for s in seeds for i, job in enumerate(jobs_for("clean", s, str(train)))]
+    if "synthetic" in sets:
+        ready += [((s, 1, f"synthetic{i}"), ("attack", job)) for s in seeds for i, job in
+                  enumerate(jobs_for("synthetic", s, str(synthetic_set(train, out / f"synthetic_s{s}", s))))]
     with ProcessPoolExecutor(max_workers=args.jobs) as pool:
         pending: dict = {}
         while pending or ready:
@@ -346,7 +386,7 @@ def render(results: dict) -> str:
            f"(n = seeds that ran); 1.00 = chance.", ""]
     attackers = sorted({r["model"] for r in results["attacks"]})
     views = [v for v in VIEWS if any(r["view"] == v for r in results["attacks"])]
-    sets = [s for s in ["clean", "mem3", "mem5", "em", "noise", "trigger", "prefix"]
+    sets = [s for s in ["clean", "mem3", "mem5", "em", "noise", "trigger", "prefix", "synthetic"]
             if any(r["set"] == s for r in results["attacks"])]
     for model in attackers:
         out += [f"Attacker `{model}`:", "", "| training set | " + " | ".join(views) + " |",

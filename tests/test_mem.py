@@ -16,7 +16,7 @@ from skimage import data as skdata
 
 from corpusforge.unlearnable.clip import clip_loss
 from corpusforge.unlearnable.mem import (
-    MinMinProtector, WorkingSet, batches, beam_search_trigger, hotflip_candidates, pair_loss, pgd_update,
+    MinMinProtector, WorkingSet, batches, beam_search_trigger, hotflip_candidates, noise_rows, pair_loss, pgd_update,
 )
 from corpusforge.unlearnable.robustness import diff_jpeg, jpeg_reencode
 from corpusforge.unlearnable.run_state import ImageCache, Int8DeltaStore
@@ -71,10 +71,10 @@ def cfg(**kw):
     return types.SimpleNamespace(**base)
 
 
-def run_protector(tmp_path, photos, c, stop_after_round=None, surrogate=None, ensemble=None):
+def run_protector(tmp_path, photos, c, stop_after_round=None, surrogate=None, ensemble=None, captions=None):
     s = surrogate or tiny_surrogate(c.seed)
-    work = make_work(tmp_path, photos, s)
-    store = Int8DeltaStore(tmp_path, 1 if c.method == "uap" else work.n, SIZE)
+    work = make_work(tmp_path, photos, s, captions)
+    store = Int8DeltaStore(tmp_path, int(noise_rows(c, work.captions).max()) + 1, SIZE)
     p = MinMinProtector(c, s, work, store, tmp_path, run_key="test", ensemble=ensemble)
     state = p.run(stop_after_round=stop_after_round)
     return p, state, store, work
@@ -264,6 +264,47 @@ def test_shared_trigger_groups_give_one_trigger_per_cluster(tmp_path, photos):
     p, state, store, work = run_protector(tmp_path, photos, cfg(rounds=1, trigger_rounds=1, trigger_groups=3))
     assert state.triggers.shape == (3, 3)
     assert sorted(set(state.groups.tolist())) == [0, 1, 2]
+
+
+# Two topics, four photos each, every caption worded differently: class-wise noise must follow the topic.
+TOPICS = [
+    ["a red car parked on the street", "an old red car in the rain"],
+    ["a small red car near a house", "the red car is parked outside"],
+    ["a shiny red car on a road", "someone drives a red car"],
+    ["a red car stopped at the lights", "the side of a red car"],
+    ["a sandy beach under a blue sky", "waves on the sandy beach"],
+    ["a quiet beach with palm trees", "footprints on a sandy beach"],
+    ["children play on the beach", "the beach at low tide"],
+    ["a long beach at sunset", "shells on a sandy beach"],
+]
+
+
+def test_noise_rows_one_per_image_one_for_uap_and_one_per_caption_cluster():
+    s = tiny_surrogate(0)
+    caps = [[s.encode_caption(c) for c in cs] for cs in TOPICS]
+    assert noise_rows(cfg(), caps).tolist() == list(range(8))
+    assert noise_rows(cfg(method="uap"), caps).tolist() == [0] * 8
+    assert noise_rows(cfg(noise_groups=2), caps).tolist() == [0, 0, 0, 0, 1, 1, 1, 1]
+    assert noise_rows(cfg(noise_groups=8), caps).tolist() == list(range(8))
+
+
+@pytest.mark.parametrize("method", ["mem", "em"])
+def test_noise_groups_share_one_noise_and_one_trigger_per_cluster(tmp_path, photos, method):
+    c = cfg(method=method, noise_groups=2, rounds=2, trigger_rounds=1, surrogate_steps=10, pgd_steps=4, alpha=2 / 255)
+    p, state, store, work = run_protector(tmp_path, photos, c, captions=TOPICS)
+    assert store.shape[0] == 2 and p.rows.tolist() == [0, 0, 0, 0, 1, 1, 1, 1]
+    q = store.read_int8(state.buffer, np.arange(2))
+    assert 0 < np.abs(q).max() <= 8 and not np.array_equal(q[0], q[1])
+    if method == "mem":
+        assert state.triggers.shape == (2, 3) and state.groups.tolist() == p.rows.tolist()
+    # Each cluster's noise fits that cluster: the loss is lower than with the two clusters' noises swapped.
+    clean = work.images.read(np.arange(work.n))
+    trig = state.triggers[state.groups].tolist() if method == "mem" else None
+    tokens = p.s.build_tokens(trig, [cs[0] for cs in work.captions])
+
+    def loss(rows):
+        return pair_loss(p.s, (clean + store.read(state.buffer, rows)).clamp(0, 1), tokens, 8)["loss"]
+    assert loss(p.rows) < loss(1 - p.rows)
 
 
 # ------------------------------------------------------------------------------------------- the loop

@@ -109,15 +109,19 @@ def test_protect_end_to_end(pairs, tmp_path, caplog):
         protect(config(pairs, out, eps=0.01))
 
 
-def test_interrupted_run_resumes_to_the_same_bytes(pairs, tmp_path):
+@pytest.mark.parametrize("kw", [{"method": "em"}, {"noise_groups": 2}])
+def test_interrupted_run_resumes_to_the_same_bytes(pairs, tmp_path, kw):
     full, cut = tmp_path / "full", tmp_path / "cut"
-    protect(config(pairs, full, method="em"))
-    partial = protect(config(pairs, cut, method="em"), stop_after_round=0)
+    protect(config(pairs, full, **kw))
+    partial = protect(config(pairs, cut, **kw), stop_after_round=0)
     assert partial["round_done"] == 0 and not (cut / "_SUCCESS").exists()
-    protect(config(pairs, cut, method="em"))
+    protect(config(pairs, cut, **kw))
     for name, *_ in PHOTOS:
         assert (full / "images" / f"{name}.png").read_bytes() == (cut / "images" / f"{name}.png").read_bytes()
     assert (full / "captions.jsonl").read_bytes() == (cut / "captions.jsonl").read_bytes()
+    if "noise_groups" in kw:  # class-wise: two noises, two triggers, shared by the images of each caption cluster
+        rows = [json.loads(line) for line in (full / "captions.jsonl").open()]
+        assert len({r["trigger"] for r in rows}) == 2
 
 
 def test_too_few_usable_pairs_names_the_file_with_the_errors(pairs, tmp_path):

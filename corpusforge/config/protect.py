@@ -77,6 +77,10 @@ class ProtectConfig(StrictModel):
     trigger_rounds: int = Field(5, ge=0, description="Rounds (from the first) that also update triggers.")
     trigger_groups: int | None = Field(
         None, ge=1, description="Share triggers within k-means clusters of surrogate image features; null: one per image.")
+    noise_groups: int | None = Field(
+        None, ge=1, description="null: one noise per image. N: class-wise noise, one pattern shared by each of N "
+        "k-means clusters of the captions (TF-IDF of their tokens); with mem each cluster also shares one trigger "
+        "(trigger_groups must then be null).")
     hotflip_topk: int = Field(16, ge=1, le=1000)
     own_caption_weight: float = Field(
         0.0, ge=0.0, le=1.0, description="MEM only: share of the noise objective (and of surrogate training rows) "
@@ -108,4 +112,7 @@ class ProtectConfig(StrictModel):
             raise ValueError(f"alpha ({self.alpha:.5f}) must not exceed eps ({self.eps:.5f})")
         if self.method == "mem" and self.trigger_rounds > self.rounds:
             raise ValueError(f"trigger_rounds ({self.trigger_rounds}) exceeds rounds ({self.rounds})")
+        if self.noise_groups is not None and self.trigger_groups is not None:
+            raise ValueError("noise_groups and trigger_groups are both set: with noise_groups each noise group "
+                             "shares one trigger; set trigger_groups: null")
         return self

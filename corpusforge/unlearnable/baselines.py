@@ -28,15 +28,6 @@ def uses_trigger(method: str) -> bool:
     return method == "mem"
 
 
-def noise_rows(method: str, n: int) -> int:
-    """How many deltas the method stores: one per image, or one for all (`uap`)."""
-    return 1 if method == "uap" else n
-
-
-def delta_row(method: str, i: int) -> int:
-    return 0 if method == "uap" else i
-
-
 def tap_targets(n: int, generator: torch.Generator) -> torch.Tensor:
     """A derangement of range(n) (no image keeps its own caption): a random cycle through a permutation."""
     perm = torch.randperm(n, generator=generator)

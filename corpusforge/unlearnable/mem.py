@@ -32,6 +32,11 @@ that drops the trigger words keeps images whose noise pairs with nothing. With w
 noise as in EM), and a share w of the surrogate's training rows carry no trigger, so the min-min game is played
 on both views of the data.
 
+Class-wise noise (`noise_groups` k, off by default): one noise per k-means cluster of the captions (TF-IDF of
+their tokens), as Huang et al.'s class-wise error-minimizing noise with caption clusters for classes; with MEM
+each cluster also shares one trigger. The noise pass holds the k shared deltas in memory and updates them batch
+after batch (as it does `uap`'s single delta).
+
 Baselines share the loop (`method`): `em` -- error-minimizing image noise only (Huang et al. 2021, adapted to
 CLIP as in MEM's comparison: own captions, no trigger); `tap` -- targeted error-maximizing noise: the surrogate
 is trained on clean pairs and each image is pushed toward another image's caption (a fixed derangement), as
@@ -126,6 +131,47 @@ def beam_search_trigger(current: list[int], candidates: torch.Tensor, score_fn: 
     return best, best_s, base
 
 
+def renumber_by_first_appearance(groups: torch.Tensor) -> torch.Tensor:
+    """Group ids 0, 1, ... in order of first appearance, so ids do not depend on k-means' internal order."""
+    _, first = np.unique(groups.numpy(), return_index=True)
+    order = {int(groups[i]): r for r, i in enumerate(sorted(first))}
+    return torch.tensor([order[int(gid)] for gid in groups], dtype=torch.long)
+
+
+def caption_features(captions: list[list[list[int]]], dims: int = 1024) -> torch.Tensor:
+    """One TF-IDF row per image over the BPE tokens of all its captions (the `dims` tokens found in the most
+    images; idf = log(n / df)), for clustering images by what their captions say."""
+    n = len(captions)
+    bags = [[t for cap in caps for t in cap] for caps in captions]
+    df: dict[int, int] = {}
+    for bag in bags:
+        for t in set(bag):
+            df[t] = df.get(t, 0) + 1
+    vocab = sorted(df, key=lambda t: (-df[t], t))[:dims]
+    col = {t: j for j, t in enumerate(vocab)}
+    x = torch.zeros(n, max(len(vocab), 1))
+    for i, bag in enumerate(bags):
+        for t in bag:
+            if t in col:
+                x[i, col[t]] += 1.0
+    idf = torch.tensor([math.log(n / df[t]) for t in vocab] or [0.0])
+    return x * idf
+
+
+def noise_rows(cfg, captions: list[list[list[int]]]) -> np.ndarray:
+    """The noise row of each image in the delta store: one per image; one for all (`uap`); or, with
+    `noise_groups` k, one per k-means cluster of the captions (class-wise noise: images whose captions say the
+    same things share one pattern, which any architecture learns as a shortcut for those words)."""
+    n = len(captions)
+    if cfg.method == "uap":
+        return np.zeros(n, dtype=np.int64)
+    k = getattr(cfg, "noise_groups", None)
+    if k is None or k >= n:
+        return np.arange(n, dtype=np.int64)
+    groups = kmeans_groups(caption_features(captions), int(k), cfg.seed)
+    return renumber_by_first_appearance(groups).numpy().astype(np.int64)
+
+
 def kmeans_groups(features: torch.Tensor, k: int, seed: int, iters: int = 25) -> torch.Tensor:
     """Spherical k-means (k-means++ init from a seeded generator) -> group id per row."""
     n = features.shape[0]
@@ -192,7 +238,12 @@ class MinMinProtector:
         self.bs = min(int(cfg.batch_size), work.n)
         self.use_trigger = uses_trigger(self.method)
         self.k = int(cfg.trigger_tokens) if self.use_trigger else 0
-        self.universal = self.method == "uap"
+        # The store row of each image's noise; `shared`: rows are shared (uap, noise_groups), so the noise pass
+        # keeps every row in memory and updates it batch after batch.
+        self.rows = noise_rows(cfg, work.captions)
+        self.shared = int(self.rows.max()) + 1 < work.n
+        if store.shape[0] < int(self.rows.max()) + 1:
+            raise ValueError(f"delta store has {store.shape[0]} rows; the noise needs {int(self.rows.max()) + 1}")
         # MEM's EM term (see module docstring): 0 for every other method, where it would mean nothing.
         self.own_w = float(getattr(cfg, "own_caption_weight", 0.0)) if self.method == "mem" else 0.0
         self.opts = [torch.optim.AdamW([p for p in m.model.parameters() if p.requires_grad], lr=float(cfg.surrogate_lr),
@@ -219,8 +270,7 @@ class MinMinProtector:
         return self.work.images.read(idx.numpy()).to(self.s.device)
 
     def _delta(self, buf: str, idx: torch.Tensor) -> torch.Tensor:
-        rows = np.zeros(len(idx), dtype=np.int64) if self.universal else idx.numpy()
-        return self.store.read(buf, rows).to(self.s.device)
+        return self.store.read(buf, self.rows[idx.numpy()]).to(self.s.device)
 
     def _pick_captions(self, idx: torch.Tensor, g: torch.Generator, source: torch.Tensor | None = None) -> list[list[int]]:
         src = idx if source is None else source
@@ -245,7 +295,10 @@ class MinMinProtector:
     def init_triggers(self) -> None:
         n = self.work.n
         groups_cfg = self.cfg.trigger_groups
-        if groups_cfg is None or groups_cfg >= n:
+        if self.shared:
+            # Class-wise noise: each noise group gets one trigger, so noise and trigger form one key per group.
+            groups = torch.from_numpy(self.rows)
+        elif groups_cfg is None or groups_cfg >= n:
             groups = torch.arange(n)
         else:
             feats = []
@@ -253,11 +306,7 @@ class MinMinProtector:
             with torch.no_grad():
                 for idx in batches(torch.arange(n), self.bs):
                     feats.append(self.s.encode_image(self._clean(idx)).cpu())
-            groups = kmeans_groups(torch.cat(feats), int(groups_cfg), self.cfg.seed)
-            # Renumber by first appearance so group ids do not depend on k-means' internal order.
-            _, first = np.unique(groups.numpy(), return_index=True)
-            order = {int(groups[i]): r for r, i in enumerate(sorted(first))}
-            groups = torch.tensor([order[int(gid)] for gid in groups])
+            groups = renumber_by_first_appearance(kmeans_groups(torch.cat(feats), int(groups_cfg), self.cfg.seed))
         n_groups = int(groups.max()) + 1
         allowed = self.allowed
         g = seeded_generator(self.cfg.seed, "trigger_init")
@@ -329,11 +378,18 @@ class MinMinProtector:
         g = seeded_generator(self.cfg.seed, "noise", r)
         minimize = self.method != "uap"
         final = []
-        udelta = self._delta(src, torch.zeros(1, dtype=torch.long)) if self.universal else None
+        n_rows = int(self.rows.max()) + 1
+        # Shared rows (uap, noise groups) are few: all held here and updated by every batch that uses them.
+        held = self.store.read(src, np.arange(n_rows)).to(self.s.device) if self.shared else None
         try:
             for idx in batches(torch.randperm(self.work.n, generator=g), self.bs):
                 x = self._clean(idx)
-                delta = udelta.clone() if self.universal else self._delta(src, idx)
+                if self.shared:
+                    used, inv = np.unique(self.rows[idx.numpy()], return_inverse=True)
+                    used, inv = torch.from_numpy(used), torch.from_numpy(inv.reshape(-1))
+                    delta = held[used].clone()
+                else:
+                    delta = self._delta(src, idx)
                 for _ in range(int(self.cfg.pgd_steps)):
                     with torch.no_grad():  # new captions at every step: the noise must not fit one caption
                         trig, caps = self._trigger_rows(idx), self._noise_captions(idx, g)
@@ -342,23 +398,23 @@ class MinMinProtector:
                             own = self._pick_captions(idx, g)
                             texts.append([m.encode_text(m.build_tokens(None, own)) for m in self.members])
                     delta.requires_grad_(True)
-                    xin = (x + delta).clamp(0, 1)
+                    xin = (x + (delta[inv] if self.shared else delta)).clamp(0, 1)
                     loss = self._loss(self._image_loss_input(xin, g), texts)
                     grad, = torch.autograd.grad(loss, delta)
-                    if self.universal:
-                        # One delta for all images: keep every image valid by projecting against the batch.
-                        step = (delta.detach() + (self.alpha if not minimize else -self.alpha) * grad.sign())
-                        delta = step.clamp(-self.eps, self.eps)
+                    if self.shared:
+                        # One delta for many images: the eps-ball only (each image is clamped to [0,1] on use).
+                        step = self.alpha * grad.sign()
+                        delta = (delta.detach() + (-step if minimize else step)).clamp(-self.eps, self.eps)
                     else:
                         delta = pgd_update(delta, grad, x, self.alpha, self.eps, minimize=minimize)
                     final_loss = float(loss.detach())
                 final.append(final_loss)
-                if self.universal:
-                    udelta = delta.detach()
+                if self.shared:
+                    held[used] = delta.detach()
                 else:
                     self.store.write(dst, idx.numpy(), delta)
-            if self.universal:
-                self.store.write(dst, np.zeros(1, dtype=np.int64), udelta)
+            if self.shared:
+                self.store.write(dst, np.arange(n_rows), held)
         finally:
             for p, rq in zip(params, req):
                 p.requires_grad_(rq)

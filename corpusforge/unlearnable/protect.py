@@ -156,8 +156,7 @@ def _resolve_device(name: str) -> str:
 def protect(cfg: ProtectConfig, stop_after_round: int | None = None, progress=Silent) -> dict:
     """Run (or resume) protection. `stop_after_round` stops after that round's checkpoint (tests).
     `progress`: corpusforge.progress_api (lines for decoding the images and for the rounds, with ETA)."""
-    from corpusforge.unlearnable.baselines import noise_rows
-    from corpusforge.unlearnable.mem import MinMinProtector, WorkingSet
+    from corpusforge.unlearnable.mem import MinMinProtector, WorkingSet, noise_rows
     from corpusforge.unlearnable.run_state import ImageCache, Int8DeltaStore, write_json
     from corpusforge.unlearnable.surrogate import load_surrogate
 
@@ -221,7 +220,7 @@ def protect(cfg: ProtectConfig, stop_after_round: int | None = None, progress=Si
                           f"each with its error in {qpath}")
 
     work = WorkingSet(cache, [[surrogate.encode_caption(c) for c in r.captions] for r in valid])
-    store = Int8DeltaStore(work_dir, noise_rows(cfg.method, len(valid)), size)
+    store = Int8DeltaStore(work_dir, int(noise_rows(cfg, work.captions).max()) + 1, size)
     protector = MinMinProtector(cfg, surrogate, work, store, work_dir, run_key=key, ensemble=ensemble)
     state = protector.run(stop_after_round=stop_after_round, progress=progress)
     if state.round_done < cfg.rounds - 1:
@@ -280,7 +279,7 @@ def write_outputs(cfg: ProtectConfig, out: Path, valid: list[PairRecord], quaran
                   records: list[PairRecord], protector, state, key: str, t_start: float, rows_read: int) -> dict:
     import torch
 
-    from corpusforge.unlearnable.baselines import METHODS, delta_row
+    from corpusforge.unlearnable.baselines import METHODS
     from corpusforge.unlearnable.mem import pair_loss
     from corpusforge.unlearnable.metrics import block_score
     from corpusforge.unlearnable.report import render_report_html
@@ -300,7 +299,7 @@ def write_outputs(cfg: ProtectConfig, out: Path, valid: list[PairRecord], quaran
     per_image, caption_rows = [], []
     for i, rec in enumerate(valid):
         orig = _decode_image(rec.image, cfg.input.max_image_pixels)
-        delta = store.read(state.buffer, [delta_row(cfg.method, i)])
+        delta = store.read(state.buffer, [protector.rows[i]])
         prot = apply_delta(orig, delta)
         name = safe_name(rec.id) + ".png"
         _save_png(prot, images_dir / name)
@@ -338,7 +337,7 @@ def write_outputs(cfg: ProtectConfig, out: Path, valid: list[PairRecord], quaran
         evaluation[view] = pair_loss(s, x, clean_tokens if view == "clean" else prot_tokens, cfg.batch_size)
         arrs.clear()
     if state.triggers is not None:
-        x_work = protector.work.images.read(np.arange(n_eval)) + store.read(state.buffer, np.arange(n_eval))
+        x_work = protector.work.images.read(np.arange(n_eval)) + store.read(state.buffer, protector.rows[:n_eval])
         evaluation["protected_working_resolution"] = pair_loss(s, x_work.clamp(0, 1), prot_tokens, cfg.batch_size)
 
     # Captions: JSONL (one row per image) and CSV (one row per caption).
