@@ -23,7 +23,9 @@ class Document:
 
     `meta` holds annotations added by stages (JSON-serialisable values only): `language`,
     `language_score`, `perplexity`, per-filter signals, `pii_counts`, ... `original_text` keeps the
-    text as read, before normalization, for stages that need it.
+    text as read, before normalization, for stages that need it. `read_text` keeps the normalized text once a
+    stage has removed part of it (`with_cleaned_text`: C4's line rules), for dedup to compare documents as
+    they were read (`dedup.compare_text`); None while no stage has removed anything.
     """
 
     id: str
@@ -33,9 +35,26 @@ class Document:
     line: int = -1
     meta: dict[str, Any] = field(default_factory=dict)
     original_text: str | None = None
+    read_text: str | None = None
 
     def with_text(self, text: str) -> "Document":
-        return Document(self.id, text, self.url, self.source, self.line, dict(self.meta), self.original_text)
+        return Document(self.id, text, self.url, self.source, self.line, dict(self.meta), self.original_text,
+                        self.read_text)
+
+    def with_cleaned_text(self, text: str) -> "Document":
+        """A copy whose text is `text`, a cleaned form of this one (lines removed), that remembers the text
+        before the first such cleaning in `read_text`."""
+        out = self.with_text(text)
+        if text != self.text and out.read_text is None:
+            out.read_text = self.text
+        return out
+
+    def without_read_text(self) -> "Document":
+        if self.read_text is None:
+            return self
+        out = self.with_text(self.text)
+        out.read_text = None
+        return out
 
 
 @dataclass

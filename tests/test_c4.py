@@ -68,6 +68,9 @@ def test_line_without_terminal_punctuation_removed_and_text_rewritten():
     out = C4(doc(text))
     assert reason(out) == "keep" and out.text == FIVE
     assert out.meta["c4_lines"]["removed_no_terminal_punct"] == 1 and out.meta["c4_lines"]["kept"] == 5
+    # the text before the removal stays for dedup (`dedup.compare_text: read`); an unchanged text keeps none
+    assert out.read_text == text and C4(doc(FIVE)).read_text is None
+    assert out.without_read_text().read_text is None and out.read_text == text  # a copy, not in place
 
 
 def test_line_ending_in_ellipsis_removed():

@@ -8,8 +8,9 @@ import json
 import random
 
 import pyarrow.parquet as pq
+import pytest
 
-from corpusforge.config import RefreshConfig
+from corpusforge.config import ConfigError, RefreshConfig
 from corpusforge.pipelines.dedup import read_state
 from corpusforge.pipelines.refresh import latest_version, run_refresh
 from dedup_planted import edit_words, real_documents
@@ -54,10 +55,12 @@ def test_two_step_refresh(tmp_path):
     v1_files = sorted(glob.glob(str(tmp_path / "state/versions/v00001/**/*"), recursive=True))
     v1_digest = _digest([p for p in v1_files if p.endswith((".parquet", ".json"))])
 
-    # Batch 2: copies and light edits of first-batch documents, new documents, and one in-batch duplicate.
+    # Batch 2: copies and light edits of first-batch documents (as read: dedup compares the text before C4
+    # removed lines, `dedup.compare_text`), new documents, and one in-batch duplicate.
     old = sorted(kept1)[:8]
-    batch2 = [{"id": f"b2-exact-{i}", "text": kept1[o], "url": None} for i, o in enumerate(old[:3])]
-    batch2 += [{"id": f"b2-near-{i}", "text": edit_words(kept1[o], 0.02, rng), "url": None}
+    read1 = {d["id"]: d["text"] for d in batch1}
+    batch2 = [{"id": f"b2-exact-{i}", "text": read1[o], "url": None} for i, o in enumerate(old[:3])]
+    batch2 += [{"id": f"b2-near-{i}", "text": edit_words(read1[o], 0.02, rng), "url": None}
                for i, o in enumerate(old[3:8])]
     batch2 += [{"id": f"b2-new-{i}", "text": d["text"], "url": d["url"]} for i, d in enumerate(fresh)]
     batch2.append({"id": "b2-new-copy", "text": fresh[0]["text"], "url": None})
@@ -88,6 +91,15 @@ def test_two_step_refresh(tmp_path):
     r3 = run_refresh(cfg)  # same input again: nothing to do
     assert not r3["refreshed"] and r3["version"] == 2
     assert sorted(glob.glob(str(tmp_path / "runs/*"))) == [str(tmp_path / "runs/v00001"), str(tmp_path / "runs/v00002")]
+
+    # Keys of another text than the state's are refused before anything runs, with MinHash and exact only.
+    _write(inp / "batch3.jsonl", [{"id": "b3-0", "text": fresh[1]["text"]}])
+    for minhash in (True, False):
+        other = cfg.model_copy(update={"dedup": cfg.dedup.model_copy(update={"compare_text": "kept",
+                                                                             "minhash": minhash})})
+        with pytest.raises(ConfigError, match="compare_text"):
+            run_refresh(other)
+    assert latest_version(str(tmp_path / "state"))["version"] == 2
 
 
 # Issue 13, item 6: a new file reusing an id of an earlier version, or an edited file read again, never

@@ -147,15 +147,16 @@ def shard_name(prefix: str, index: int, total: int, ext: str) -> str:
 # Phase checkpoints: a Document with every annotation, so a resumed run continues exactly where it stopped.
 CHECKPOINT_SCHEMA = pa.schema(
     [("id", pa.string()), ("text", pa.string()), ("url", pa.string()), ("source", pa.string()), ("line", pa.int64()),
-     ("meta", pa.string())]
+     ("meta", pa.string()), ("read_text", pa.string())]
 )
 
 
-def checkpoint_row(doc: Document) -> dict:
+def checkpoint_row(doc: Document, keep_read_text: bool = True) -> dict:
+    """`keep_read_text`: whether the text before C4's line removal is still needed (by dedup)."""
     return {"id": doc.id, "text": doc.text, "url": doc.url, "source": doc.source, "line": doc.line,
-            "meta": _json(doc.meta)}
+            "meta": _json(doc.meta), "read_text": doc.read_text if keep_read_text else None}
 
 
 def checkpoint_row_to_doc(row: dict) -> Document:
     return Document(id=row["id"], text=row["text"], url=row["url"], source=row["source"], line=row["line"],
-                    meta=json.loads(row["meta"]))
+                    meta=json.loads(row["meta"]), read_text=row.get("read_text"))

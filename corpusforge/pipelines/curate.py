@@ -7,6 +7,7 @@ a rerun after a crash discards the partial `_work/` and completes the job.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -336,7 +337,10 @@ def build_phase_a(p: beam.Pipeline, cfg: CurateConfig, files: list[InputFile], o
     all_quarantined = tuple(quarantined) | "AllQuarantined" >> beam.Flatten()
     n = cfg.output.num_shards
     docs = docs | "ProgressSurvivors" >> beam.ParDo(Tick(progress, "ended", "survivors"))
-    _write_sharded(docs, "Survivors", out, "docs", n, CHECKPOINT_SCHEMA, lambda r: r["id"], checkpoint_row)
+    # The text before C4's line removal crosses into phase B only when dedup compares it.
+    keep_read_text = cfg.dedup.enabled and cfg.dedup.compare_text == "read"
+    _write_sharded(docs, "Survivors", out, "docs", n, CHECKPOINT_SCHEMA, lambda r: r["id"],
+                   functools.partial(checkpoint_row, keep_read_text=keep_read_text))
     _write_sharded(tuple(dropped), "Dropped", out, "dropped", n, DROPPED_SCHEMA, lambda r: (r["id"], r["stage"]),
                    dropped_row)
     _write_quarantine(all_quarantined | "QuarantineJson" >> beam.Map(lambda q: q.to_json()), "Quarantine",

@@ -101,9 +101,12 @@ SHINGLE_TOKENS = "uwords-xxpoly"
 
 
 def minhash_params(cfg: DedupConfig) -> str:
-    """What band keys depend on; state written with other params cannot be compared with this run's."""
+    """What band keys depend on; state written with other params cannot be compared with this run's. The
+    text compared is named only when it is not the kept text (state written before `compare_text` existed
+    compared the kept text)."""
     b, r = bands_rows(cfg)
-    return f"{cfg.shingle}{cfg.ngram}-{SHINGLE_TOKENS}-perm{cfg.num_perm}-seed{cfg.seed}-{cfg.scheme}-b{b}r{r}"
+    text = "" if cfg.compare_text == "kept" else f"-{cfg.compare_text}text"
+    return f"{cfg.shingle}{cfg.ngram}-{SHINGLE_TOKENS}-perm{cfg.num_perm}-seed{cfg.seed}-{cfg.scheme}-b{b}r{r}{text}"
 
 
 def lsh_summary(cfg: DedupConfig) -> dict:
@@ -111,7 +114,7 @@ def lsh_summary(cfg: DedupConfig) -> dict:
     b, r = bands_rows(cfg)
     return {**s_curve(b, r, cfg.threshold), "params": minhash_params(cfg), "shingle": cfg.shingle,
             "ngram": cfg.ngram, "num_perm": cfg.num_perm, "permutations_used": b * r,
-            "verify_jaccard": cfg.verify_jaccard, "bucket_window": cfg.bucket_window}
+            "verify_jaccard": cfg.verify_jaccard, "bucket_window": cfg.bucket_window, "compare_text": cfg.compare_text}
 
 
 class Keys(NamedTuple):
@@ -166,7 +169,8 @@ def _read_state_file(path: str, expected_params: str | None):
         if expected_params and row["band_keys"] and row["params"] != expected_params:
             raise ValueError(
                 f"dedup state {path} was written with MinHash params {row['params']!r}, this run uses "
-                f"{expected_params!r}: band keys are not comparable. Use the same dedup settings or a new state_dir.")
+                f"{expected_params!r}: band keys are not comparable. Use the same dedup settings (a state written "
+                "before dedup.compare_text existed needs compare_text: kept) or a new state_dir.")
         yield row
 
 
@@ -274,9 +278,10 @@ class _ComputeKeys(beam.DoFn):
     verifying), (id, Document) ("docs", for the final join) and (id, state row) ("state", for the state of the
     documents the run keeps; `WriteState`).
 
-    The only step that reads the text before the final join. Shingle hashes, signatures and band keys are
-    computed with numpy for the whole batch. Signatures use the first bands*rows of datasketch's `num_perm`
-    permutations (the rest would never reach a band)."""
+    The only step that reads the text before the final join: the text as read (`Document.read_text`, when C4
+    removed lines) or as kept, per `compare_text`; documents go on to the final join without `read_text`.
+    Shingle hashes, signatures and band keys are computed with numpy for the whole batch. Signatures use the
+    first bands*rows of datasketch's `num_perm` permutations (the rest would never reach a band)."""
 
     def __init__(self, cfg: DedupConfig):
         self.cfg = cfg
@@ -297,7 +302,8 @@ class _ComputeKeys(beam.DoFn):
         cfg = self.cfg
         # The URL key exists only for URL dedup: otherwise nothing (not even the state) keeps a copy of URLs,
         # which may hold personal data (user names, e-mail addresses in query strings).
-        ws = [words(d.text) for d in batch]  # for the exact key and the shingles
+        # The exact key and the shingles are made of the text as read (before C4 removed lines) or as kept.
+        ws = [words(d.read_text or d.text if cfg.compare_text == "read" else d.text) for d in batch]
         keys = [Keys(d.id, exact_mod.exact_hash_of_words(w), normalize_url(d.url) if cfg.url else None, self._order(d),
                      (), tuple(exact_mod.line_hashes(d.text)) if cfg.line_dedup else (),
                      lsh.representative_rank(d.meta.get("perplexity"), d.text)) for d, w in zip(batch, ws)]
@@ -320,7 +326,7 @@ class _ComputeKeys(beam.DoFn):
         for d, k, sh in zip(batch, keys, shingles):
             # The text and the hashes travel apart: the final join moves only the documents (on the FnApiRunner a
             # worker holds its whole share of a shuffle at once, so every byte in the largest one counts).
-            yield beam.pvalue.TaggedOutput("docs", (d.id, d))
+            yield beam.pvalue.TaggedOutput("docs", (d.id, d.without_read_text()))
             yield beam.pvalue.TaggedOutput("state", (d.id, state_row(k, sh, k.lines, self.params)))
             yield k
 

@@ -78,13 +78,20 @@ def _refresh_locked(cfg: RefreshConfig) -> dict:
 
     root = cfg.state_dir.rstrip("/")
     params = {"minhash": minhash_params(cfg.dedup) if cfg.dedup.minhash else None, "exact": cfg.dedup.exact,
-              "url": cfg.dedup.url, "line_dedup": cfg.dedup.line_dedup}
+              "url": cfg.dedup.url, "line_dedup": cfg.dedup.line_dedup, "compare_text": cfg.dedup.compare_text}
     prev = latest_version(root)
     if prev is not None and prev["dedup_params"]["minhash"] != params["minhash"] and params["minhash"]:
         raise ConfigError(
             f"state {root} holds MinHash band keys made with {prev['dedup_params']['minhash']!r}; this config "
             f"gives {params['minhash']!r}. Use the same dedup settings (ngram, shingle, num_perm, seed, scheme, "
-            "threshold/bands/rows) or start a new state_dir.")
+            "threshold/bands/rows, compare_text: a state written before compare_text existed needs "
+            "compare_text: kept) or start a new state_dir.")
+    # Exact keys are made of the same text as the band keys; a state from before compare_text compared kept text.
+    prev_text = prev["dedup_params"].get("compare_text", "kept") if prev is not None else None
+    if prev_text is not None and prev_text != params["compare_text"] and cfg.dedup.exact:
+        raise ConfigError(
+            f"state {root} holds exact keys of the {prev_text} text; this config sets dedup.compare_text: "
+            f"{params['compare_text']}. Set dedup.compare_text: {prev_text} or start a new state_dir.")
     files = resolve_inputs(cfg.input)
     done = {(i["path"], i["checksum"]) for i in (prev or {}).get("inputs", [])}
     new = [f for f in files if (f.path, f.checksum) not in done]

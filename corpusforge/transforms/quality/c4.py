@@ -22,7 +22,9 @@ Chinese and Japanese, ";" (the NFC form of the Greek question mark) for Greek.
 Sentences are counted with `text_utils.split_sentences`, a regular-expression splitter (datatrove uses
 spaCy's sentencizer, TFDS NLTK punkt; neither is used here so nothing is downloaded).
 
-Kept documents carry the per-rule line counts in `meta["c4_lines"]`; drops carry them as signals.
+Kept documents carry the per-rule line counts in `meta["c4_lines"]`; drops carry them as signals. A document
+whose lines were removed keeps its text before the removal in `read_text` (`Document.with_cleaned_text`), so
+dedup can compare documents as they were read (`dedup.compare_text: read`, the default).
 """
 from __future__ import annotations
 
@@ -106,7 +108,7 @@ class C4QualityFilter(DocumentTransform):
         text = ("\n" if cfg.split_paragraph else " ").join(kept_lines).strip()
         if not text:
             return Drop("c4_no_lines_left", self._signals(lines, kept_lines, removed, language))
-        out = doc.with_text(text)  # a new Document: Beam elements are never modified in place
+        out = doc.with_cleaned_text(text)  # a new Document (never modified in place); dedup can still compare
         if count_sentences:
             out.meta["c4_num_sentences"] = num_sentences
         out.meta["c4_lines"] = self._line_counts(lines, kept_lines, removed)
