@@ -50,6 +50,22 @@ SKIPPED_WITHOUT_WORDS = {
     "gopher_repetition": ("top_n_grams", "dup_n_grams"),
 }
 
+# ------------------------------------------------------------------------------- language ID
+# Written standards of one language (or of mutually intelligible languages) between which fastText lid.176
+# splits its probability, so that ordinary prose gets a low top-1 score: measured on the Debian handbook's
+# translations (BENCHMARKS.md, "Language ID: one language, several written standards"), Norwegian Bokmal
+# text scores no 0.43-0.65 with the rest on da / nn, Indonesian id 0.58-0.65 with the rest on ms; spaCy's
+# Croatian example sentences score hr 0.35, sh 0.26, sr 0.19, bs 0.10. The langid stage compares the
+# summed probability of the top language's group with its threshold; the label stays the top language.
+#   no / nn / da: Norwegian Bokmal (lid.176 "no"), Nynorsk, and Danish, from which Bokmal's spelling descends
+#   id / ms: Indonesian and Malay, standard registers of one language
+#   sh / hr / sr / bs: Serbo-Croatian and its Croatian, Serbian and Bosnian standards
+#   zh / wuu / yue: Chinese in Han script (Mandarin, Wu and Cantonese labels of lid.176)
+#   ar / arz: Modern Standard and Egyptian Arabic
+LID_CONFUSABLE_GROUPS: list[list[str]] = [
+    ["no", "nn", "da"], ["id", "ms"], ["sh", "hr", "sr", "bs"], ["zh", "wuu", "yue"], ["ar", "arz"],
+]
+
 # --------------------------------------------------------------------------------------- sentences
 _CJK_ENDS = ["\u3002", "\uff01", "\uff1f", "\u3002\u300d", "\u3002\u300f", "\uff01\u300d", "\uff1f\u300d",
              "\u3002\uff09", "\u300d", "\u300f"]

@@ -168,3 +168,48 @@ def test_registry_builds_enabled_stages_in_order():
     stages = build_document_stages(cfg)
     assert [t.name for t in stages] == ["normalize", "gopher_repetition", "gopher_quality", "c4"]
     assert [t.annotate_only for t in stages] == [False, False, False, True]
+
+
+# ---------------------------------------------------------------------- one language, several written standards
+GROUPED_LANGS = ["hr", "da", "id", "ms"]  # spaCy's example sentences; lid.176 splits them over their siblings
+
+
+@pytest.mark.parametrize("lang", GROUPED_LANGS)
+def test_group_score_sums_the_siblings_of_the_top_language(lid, lang):
+    sentences = spacy_examples(lang)
+    assert len(sentences) >= 5
+    alone = with_cfg(lid, languages=None, confusable_groups=[])
+    grouped = [r for r in lid.predict_scores(sentences)]
+    top_only = alone.predict_scores(sentences)
+    for (l1, group_score, top), (l2, s2, t2) in zip(grouped, top_only):
+        assert l1 == l2 and top == t2 == s2  # same label; without groups the score is the top probability
+        assert group_score >= top
+    # real sentences that pass 0.65 only when the group's probability is counted
+    passing = sum(s >= 0.65 for _, s, _ in grouped)
+    passing_alone = sum(s >= 0.65 for _, s, _ in top_only)
+    assert passing > passing_alone, (lang, passing, passing_alone)
+
+
+@pytest.mark.parametrize("lang", ["hr", "ms"])
+def test_prose_split_over_sibling_standards_is_kept_with_its_label(lid, lang):
+    doc = Document("d", " ".join(spacy_examples(lang)))
+    out = with_cfg(lid, languages=None)(doc)
+    assert isinstance(out, Document) and out.meta["language"] == lang
+    assert out.meta["language_score"] >= 0.65 > out.meta["language_top_score"]
+    dropped = with_cfg(lid, languages=None, confusable_groups=[])(doc)
+    assert isinstance(dropped, Drop) and dropped.reason == "langid_low_score"
+    assert dropped.signals["language_score"] == out.meta["language_top_score"]
+
+
+def test_languages_outside_groups_score_their_top_probability(lid):
+    texts = [s for lang in ("en", "de", "fr", "ru", "ja") for s in spacy_examples(lang)]
+    for lang, score, top in lid.predict_scores(texts):
+        if lang not in {"no", "nn", "da", "id", "ms", "sh", "hr", "sr", "bs", "zh", "wuu", "yue", "ar", "arz"}:
+            assert score == top
+    out = lid(Document("d", " ".join(spacy_examples("de"))))
+    assert "language_top_score" not in out.meta
+
+
+def test_a_language_in_two_groups_is_a_config_error():
+    with pytest.raises(Exception, match="in two confusable groups"):
+        LangIdConfig(confusable_groups=[["id", "ms"], ["ms", "jv"]])

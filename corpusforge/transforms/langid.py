@@ -9,6 +9,13 @@ spaces (fastText predicts one line at a time). The top label is recorded as `met
 without `__label__`) and its probability as `meta["language_score"]`, rounded to 4 decimals so the value is
 identical across batch sizes and float widths.
 
+lid.176 splits the probability of some languages over their written standards (Norwegian Bokmal over no, da
+and nn; Indonesian over id and ms; Croatian over hr, sh, sr and bs), so that ordinary prose in them scores
+under any usual threshold. The score compared with the threshold is therefore the summed probability of the
+top language's group (`confusable_groups`, shipped in `corpusforge.languages.LID_CONFUSABLE_GROUPS`) among
+the five most probable labels; the top-1 probability is kept as `meta["language_top_score"]` when the two
+differ. Languages in no group score their top-1 probability, as in datatrove.
+
 Decision (FineWeb keeps English above 0.65): a score below the language's threshold
 (`per_language_threshold[lang]`, else `threshold`) drops with `langid_low_score`; a confident language
 outside `languages` drops with `langid_unwanted_language`; `languages: null` keeps every language. A score
@@ -26,6 +33,7 @@ from corpusforge.records import Document, Drop, TransformResult
 from corpusforge.transforms.base import DocumentTransform
 
 LABEL_PREFIX = "__label__"
+TOP_K = 5  # labels read per document: the top language and the rest of its confusable group
 
 
 def default_model_path() -> Path:
@@ -56,6 +64,7 @@ class LanguageIdFilter(DocumentTransform):
             )
         self.model_path = str(path)
         self.languages = None if self.cfg.languages is None else frozenset(self.cfg.languages)
+        self._group_of = {lang: frozenset(group) for group in self.cfg.confusable_groups for lang in group}
         self._model = None
 
     def setup(self) -> None:
@@ -69,23 +78,33 @@ class LanguageIdFilter(DocumentTransform):
         return self.cfg.per_language_threshold.get(language, self.cfg.threshold)
 
     def predict(self, texts: Sequence[str]) -> list[tuple[str, float]]:
-        """(language, score) of each text; always the list form of predict so scores never depend on
-        whether a document was classified alone or in a batch."""
+        """(language, score) of each text (score: the top language's group probability)."""
+        return [(lang, score) for lang, score, _ in self.predict_scores(texts)]
+
+    def predict_scores(self, texts: Sequence[str]) -> list[tuple[str, float, float]]:
+        """(language, group score, top-1 score) of each text; always the list form of predict so scores never
+        depend on whether a document was classified alone or in a batch."""
         if self._model is None:
             self.setup()
         lines = [t.replace("\r", " ").replace("\n", " ") for t in texts]
-        labels, probs = self._model.predict(lines, k=1)
+        labels, probs = self._model.predict(lines, k=TOP_K)
         out = []
         for label, prob in zip(labels, probs):
-            lang = label[0][len(LABEL_PREFIX):] if label else "und"
-            score = round(min(float(prob[0]), 1.0), 4) if len(prob) else 0.0
-            out.append((lang, score))
+            if not len(label):
+                out.append(("und", 0.0, 0.0))
+                continue
+            langs = [lb[len(LABEL_PREFIX):] for lb in label]
+            group = self._group_of.get(langs[0], frozenset(langs[:1]))
+            grouped = sum(float(p) for lang, p in zip(langs, prob) if lang in group)
+            out.append((langs[0], round(min(grouped, 1.0), 4), round(min(float(prob[0]), 1.0), 4)))
         return out
 
-    def decide(self, doc: Document, language: str, score: float) -> TransformResult:
+    def decide(self, doc: Document, language: str, score: float, top_score: float | None = None) -> TransformResult:
         annotations = {"language": language, "language_score": score}
+        if top_score is not None and top_score != score:
+            annotations["language_top_score"] = top_score
         threshold = self.threshold_for(language)
-        signals = {"language": language, "language_score": score, "threshold": threshold}
+        signals = {**annotations, "threshold": threshold}
         if score < threshold:
             return Drop("langid_low_score", signals, annotations=annotations)
         if self.languages is not None and language not in self.languages:
@@ -95,8 +114,7 @@ class LanguageIdFilter(DocumentTransform):
         return out
 
     def __call__(self, doc: Document) -> TransformResult:
-        language, score = self.predict([doc.text])[0]
-        return self.decide(doc, language, score)
+        return self.decide(doc, *self.predict_scores([doc.text])[0])
 
     def process_batch(self, docs: Sequence[Document]) -> list[TransformResult]:
-        return [self.decide(d, lang, score) for d, (lang, score) in zip(docs, self.predict([d.text for d in docs]))]
+        return [self.decide(d, *scores) for d, scores in zip(docs, self.predict_scores([d.text for d in docs]))]
