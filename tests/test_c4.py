@@ -35,7 +35,8 @@ def test_five_clean_lines_are_kept_unchanged():
     out = C4(doc(FIVE))
     assert reason(out) == "keep" and out.text == FIVE
     assert out.meta["c4_lines"] == {"total": 5, "kept": 5, "removed_too_long_word": 0, "removed_no_terminal_punct": 0,
-                                    "removed_too_few_words": 0, "removed_javascript": 0, "removed_policy": 0}
+                                    "removed_too_few_words": 0, "removed_javascript": 0, "removed_curly_bracket": 0,
+                                    "removed_policy": 0}
 
 
 def test_four_sentences_too_few_with_datatrove_constants():
@@ -121,6 +122,44 @@ def test_lorem_ipsum_in_an_already_removed_line_does_not_drop():
 
 def test_curly_bracket_drops_page():
     assert reason(C4(doc(FIVE + "\nThe function returns {x} to the caller."))) == "c4_curly_bracket"
+
+
+# The Debian Administrator's Handbook, section 11.7.2 (package debian-handbook 11.20220922, GPL-2.0+ or
+# CC-BY-SA-3.0; see data/demo/SOURCES.md): prose around one shell command that has a "${...}".
+HANDBOOK = "\n".join([
+    "Since an empty database is not particularly useful, we are going to inject into it all the existing "
+    "directories; this includes the users, groups, services and hosts databases.",
+    "The migrationtools package provides a set of scripts dedicated to extract data from the standard Unix "
+    "directories (/etc/passwd, /etc/group, /etc/services, /etc/hosts and so on), convert this data, and inject "
+    "it into the LDAP database.",
+    "The actual migration operation is handled by the migrate_all_online.sh command, as follows:",
+    '# PERL5LIB="${PERL5LIB}:/etc/migrationtools" LDAPADD="/usr/bin/ldapadd -c" ETC_ALIASES=/dev/null '
+    "./migrate_all_online.sh",
+    "The migrate_all_online.sh asks a few questions about the LDAP database into which the data is to be "
+    "migrated. Table 11.1 summarizes the answers given in the Falcot use-case.",
+    "You might notice that we extend the PERL5LIB variable. This is due to Debian bug report #982666.",
+])
+# As configs/local.yaml ships C4 (lines without an end mark stay, so the command line reaches the bracket rule).
+PAGE_MODE = C4QualityFilter(C4QualityConfig(filter_no_terminal_punct=False))
+LINE_MODE = C4QualityFilter(C4QualityConfig(filter_no_terminal_punct=False, curly_bracket_removes_line=True))
+
+
+def test_curly_bracket_in_a_handbook_command_drops_the_page_in_c4_and_only_the_line_on_request():
+    assert reason(PAGE_MODE(doc(HANDBOOK))) == "c4_curly_bracket"  # C4's page rule
+    out = LINE_MODE(doc(HANDBOOK))
+    assert reason(out) == "keep"
+    assert out.text == "\n".join(line for line in HANDBOOK.split("\n") if "{" not in line)
+    assert out.meta["c4_lines"]["removed_curly_bracket"] == 1 and out.meta["c4_lines"]["kept"] == 5
+    assert out.read_text == HANDBOOK  # dedup still compares the section as read
+    assert out.meta["c4_num_sentences"] >= 5
+
+
+def test_a_page_of_code_keeps_nothing_in_line_mode():
+    code = "\n".join(["function showMenu(menu, items) { menu.style.display = 'block'; return items; }",
+                      "for (var i = 0; i < items.length; i++) { items[i].hidden = false; }",
+                      "var settings = { theme: 'dark', fontSize: 14, autosave: true };"])
+    out = LINE_MODE(doc(code))
+    assert reason(out) == "c4_too_few_sentences" and out.signals["removed_curly_bracket"] == 3
 
 
 def test_code_line_without_terminal_punctuation_is_only_removed():

@@ -211,6 +211,8 @@ class C4QualityConfig(LanguageAwareStageConfig):
     filter_lorem_ipsum: bool = True
     filter_javascript: bool = True
     filter_curly_bracket: bool = True
+    curly_bracket_removes_line: bool = Field(
+        False, description="Remove a line with '{' (as the javascript rule does) instead of dropping the page (C4).")
     filter_policy: bool = True
     # Languages where sentence/terminal-punctuation rules apply; others skip them. null: every language.
     languages: list[str] | None = None

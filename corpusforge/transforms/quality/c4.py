@@ -41,7 +41,7 @@ ELLIPSIS = "..."
 POLICY_SUBSTRINGS = (
     "terms of use", "privacy policy", "cookie policy", "uses cookies", "use of cookies", "use cookies",
 )
-LINE_RULES = ("too_long_word", "no_terminal_punct", "too_few_words", "javascript", "policy")
+LINE_RULES = ("too_long_word", "no_terminal_punct", "too_few_words", "javascript", "curly_bracket", "policy")
 
 
 class C4QualityFilter(DocumentTransform):
@@ -92,6 +92,9 @@ class C4QualityFilter(DocumentTransform):
                 removed["javascript"] += 1
                 continue
             if cfg.filter_curly_bracket and "{" in line:
+                if cfg.curly_bracket_removes_line:
+                    removed["curly_bracket"] += 1
+                    continue
                 return Drop("c4_curly_bracket", self._signals(lines, kept_lines, removed, language))
             if cfg.filter_policy and any(p in line_lower for p in POLICY_SUBSTRINGS):
                 removed["policy"] += 1
