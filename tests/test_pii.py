@@ -126,6 +126,30 @@ def test_versions_logs_and_code_are_not_pii(redactor):
     assert spans == [], [(doc.text[s:e], t) for s, e, t, _ in spans]
 
 
+# Digit runs that are not phone numbers: an IRC client's log with date-hour timestamps (The Debian
+# Administrator's Handbook, GPL-2.0+ or CC-BY-SA-3.0) and signed ranges.
+NOT_PHONES = [
+    "** 2004-11-29-20:10:11: DCC Send Accepted from GAB: La_tela_dell_assassino.avi (666615KB)\n(...)\n"
+    "** 2004-11-29-21:10:36: DCC Upload: Transfer Completed (666615 KB, 1 hr 24 sec, 183.9 KB/sec)\n(...)\n"
+    "** 2004-11-29-22:18:57: DCC Upload: Transfer Completed (713034 KB, 2 hr 28 min 7 sec, 80.2 KB/sec)",
+    "A long integer holds values from -2147483648 upward; a short one from -32768 to 32767.",
+]
+
+
+@pytest.mark.parametrize("text", NOT_PHONES)
+def test_timestamps_and_negative_numbers_are_not_phones(text):
+    out, = redact_pii([text], PIIConfig(enabled=True), language="en")
+    assert "<PHONE_NUMBER>" not in out, out
+
+
+@pytest.mark.parametrize("text,phone", [("Call 020 7946 0018 today.", "020 7946 0018"),
+                                        ("Reach me at 555-123-4567x123 after six.", "555-123-4567x123"),
+                                        ("Tel. 030 1234567, Fax 030 1234568.", "030 1234567")])
+def test_phones_next_to_those_shapes_are_still_found(text, phone):
+    out, = redact_pii([text], PIIConfig(enabled=True, entities=["PHONE_NUMBER"]))
+    assert phone not in out and "<PHONE_NUMBER>" in out
+
+
 def test_date_rules_when_date_time_is_configured():
     r = PIIRedactor(PIIConfig(enabled=True, entities=["PERSON", "DATE_TIME"]))
     r.setup()

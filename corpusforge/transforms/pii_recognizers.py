@@ -448,7 +448,7 @@ _PHONE_CANDIDATE = re.compile(r"[+(]?\d(?:(?:[ \t().\-]{1,3}|/)?\d)+")
 _PHONE_MIN_DIGITS, _PHONE_MAX_DIGITS = 7, 15
 # Digit runs with the shape of something else: an IPv4 address, an ISO date or timestamp, a dashed SSN.
 _NOT_PHONE = re.compile(r"(?:25[0-5]|2[0-4]\d|1?\d?\d)(?:\.(?:25[0-5]|2[0-4]\d|1?\d?\d)){3}"
-                        r"|\d{4}-\d{2}-\d{2}(?:[ T]\d{2})?|\d{3}-\d{2}-\d{4}"
+                        r"|\d{4,5}-\d{2}-\d{2}(?:[ T\-]\d{2})?|\d{3}-\d{2}-\d{4}"  # 2004-11-29-21:10, 32767-12-31
                         r"|\d{1,2}([./-])\d{1,2}\1\d{2,4}"  # 17-04-1974, 22.11.1999
                         r"|\d{1,3}\.\d{5,}"  # a decimal fraction: 2.71828182845904
                         r"|\d{1,2}(?:\.\d{3}){2,}")  # dotted thousands (de/fr/es/it): 2.147.483.648
@@ -465,6 +465,9 @@ def phone_windows(text: str) -> list[tuple[int, int]]:
             continue
         # Glued to a letter (0x80070057, GB82ZFNX5969...): an identifier; the matcher rejects these too.
         if m.start() > 0 and text[m.start() - 1].isalpha():
+            continue
+        # A negative number (-2147483648, -327680101): phone numbers are never signed.
+        if m.start() > 0 and text[m.start() - 1] in "-\u2212" and (m.start() < 2 or not text[m.start() - 2].isalnum()):
             continue
         # The fraction of a decimal number, written with a comma in most European languages: 0,9319331609.
         if m.start() > 1 and text[m.start() - 1] in ",." and text[m.start() - 2].isdigit():
