@@ -127,12 +127,14 @@ def test_versions_logs_and_code_are_not_pii(redactor):
 
 
 # Digit runs that are not phone numbers: an IRC client's log with date-hour timestamps (The Debian
-# Administrator's Handbook, GPL-2.0+ or CC-BY-SA-3.0) and signed ranges.
+# Administrator's Handbook, GPL-2.0+ or CC-BY-SA-3.0), signed ranges and a digit run glued to a letter.
 NOT_PHONES = [
     "** 2004-11-29-20:10:11: DCC Send Accepted from GAB: La_tela_dell_assassino.avi (666615KB)\n(...)\n"
     "** 2004-11-29-21:10:36: DCC Upload: Transfer Completed (666615 KB, 1 hr 24 sec, 183.9 KB/sec)\n(...)\n"
     "** 2004-11-29-22:18:57: DCC Upload: Transfer Completed (713034 KB, 2 hr 28 min 7 sec, 80.2 KB/sec)",
     "A long integer holds values from -2147483648 upward; a short one from -32768 to 32767.",
+    # Debian Reference 2.100 (GPL-2+), chapter 3: a run-level character class
+    'SysV-style boot scripts in "/etc/init.d/rc[0123456S].d/[KS]name" are still parsed by systemd.',
 ]
 
 

@@ -453,6 +453,7 @@ _NOT_PHONE = re.compile(r"(?:25[0-5]|2[0-4]\d|1?\d?\d)(?:\.(?:25[0-5]|2[0-4]\d|1
                         r"|\d{1,3}\.\d{5,}"  # a decimal fraction: 2.71828182845904
                         r"|\d{1,2}(?:\.\d{3}){2,}")  # dotted thousands (de/fr/es/it): 2.147.483.648
 _PHONE_MARGIN = 12
+_GLUED_AFTER = re.compile(r"(?![xX]\d|[eE][xX][tT])[^\W\d_]")  # a letter, not the start of an extension
 
 
 def phone_windows(text: str) -> list[tuple[int, int]]:
@@ -463,8 +464,9 @@ def phone_windows(text: str) -> list[tuple[int, int]]:
         run = m.group(0)
         if not _PHONE_MIN_DIGITS <= sum(c.isdigit() for c in run) <= _PHONE_MAX_DIGITS or _NOT_PHONE.fullmatch(run):
             continue
-        # Glued to a letter (0x80070057, GB82ZFNX5969...): an identifier; the matcher rejects these too.
-        if m.start() > 0 and text[m.start() - 1].isalpha():
+        # Glued to a letter (0x80070057, GB82ZFNX5969...): an identifier; the matcher rejects these too. So is a
+        # run a letter follows ("rc[0123456S].d", serial 07032998B60AB777), unless it is an extension (x12, ext.).
+        if m.start() > 0 and text[m.start() - 1].isalpha() or _GLUED_AFTER.match(text, m.end()):
             continue
         # A negative number (-2147483648, -327680101): phone numbers are never signed.
         if m.start() > 0 and text[m.start() - 1] in "-\u2212" and (m.start() < 2 or not text[m.start() - 2].isalnum()):
