@@ -138,7 +138,7 @@ class LangIdConfig(StageConfig):
     threshold: float = Field(0.65, ge=0.0, le=1.0)
     per_language_threshold: dict[str, float] = Field(default_factory=dict)
     confusable_groups: list[list[str]] = Field(
-        default_factory=lambda: _lid_confusable_groups(),
+        default_factory=_lid_confusable_groups,
         description="Groups of written standards lid.176 splits one language into (e.g. [no, nn, da], [id, ms]): "
                     "the score compared with the threshold is the summed probability of the top language's "
                     "group; the label stays the top language. [] compares the top probability alone.")

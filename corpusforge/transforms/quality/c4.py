@@ -7,8 +7,9 @@ a word longer than `max_word_length` -> removed; Wikipedia citation markers ("[1
 "[citation needed]") deleted; no terminal punctuation (or ending in "...") -> removed; fewer than
 `min_words_per_line` words -> removed; "javascript" -> removed; a policy phrase ("terms of use", "privacy
 policy", "uses cookies", ...) -> removed. Page rules drop the document: "lorem ipsum" (`c4_lorem_ipsum`) or
-"{" (`c4_curly_bracket`) in a line that survived the earlier line rules, fewer than `min_num_sentences`
-sentences in the kept lines (`c4_too_few_sentences`). When the sentence rule is off (or skipped for the
+"{" (`c4_curly_bracket`; with `curly_bracket_removes_line` only that line is removed, as a "javascript" line
+is) in a line that survived the earlier line rules, fewer than `min_num_sentences` sentences in the kept lines
+(`c4_too_few_sentences`). When the sentence rule is off (or skipped for the
 language) and no line is left, the document drops with `c4_no_lines_left` (datatrove would keep an empty text).
 
 Constants: `constants: datatrove` (default) = 3 words per line, 5 sentences, end marks . ? ! " ';
