@@ -138,18 +138,21 @@ NOT_PHONES = [
 ]
 
 
+def _phones(redactor, text: str) -> list[str]:
+    (spans, _), = redactor.detect_batch([Document("d", text, meta={"language": "en"})])
+    return [text[s:e] for s, e, t, _ in spans if t == "PHONE_NUMBER"]
+
+
 @pytest.mark.parametrize("text", NOT_PHONES)
-def test_timestamps_and_negative_numbers_are_not_phones(text):
-    out, = redact_pii([text], PIIConfig(enabled=True), language="en")
-    assert "<PHONE_NUMBER>" not in out, out
+def test_timestamps_and_negative_numbers_are_not_phones(redactor, text):
+    assert _phones(redactor, text) == []
 
 
 @pytest.mark.parametrize("text,phone", [("Call 020 7946 0018 today.", "020 7946 0018"),
                                         ("Reach me at 555-123-4567x123 after six.", "555-123-4567x123"),
                                         ("Tel. 030 1234567, Fax 030 1234568.", "030 1234567")])
-def test_phones_next_to_those_shapes_are_still_found(text, phone):
-    out, = redact_pii([text], PIIConfig(enabled=True, entities=["PHONE_NUMBER"]))
-    assert phone not in out and "<PHONE_NUMBER>" in out
+def test_phones_next_to_those_shapes_are_still_found(redactor, text, phone):
+    assert phone in _phones(redactor, text)
 
 
 def test_date_rules_when_date_time_is_configured():
