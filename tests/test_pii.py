@@ -355,3 +355,19 @@ def test_no_pii_in_curate_outputs_or_logs(tmp_path, caplog):
         blobs[q.name] = q.read_text()
     leaks = [(name, v) for name, blob in blobs.items() for v in values if v in blob]
     assert not leaks, leaks[:5]
+
+
+def test_presidio_loads_without_importing_transformers():
+    """presidio_analyzer imports `transformers` for an NER engine this stage never uses (~8 s per process when
+    it is installed, as in this test environment); the stage hides it for that import only, and spaCy's
+    pipeline construction (which loads presidio's entry point) does not bring it back."""
+    import subprocess
+    import sys
+
+    pytest.importorskip("transformers")  # requirements-dev.txt installs it; without it there is nothing to hide
+    code = ("import sys; from corpusforge.transforms.pii import import_presidio; import_presidio(); "
+            "import spacy; spacy.blank('en'); print('transformers' in sys.modules); "
+            "import transformers; print(transformers.__name__)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split() == ["False", "transformers"]
