@@ -24,6 +24,47 @@ def test_shipped_configs_validate():
         assert isinstance(cfg, CurateConfig)
 
 
+def test_shipped_configs_share_the_measured_quality_rules():
+    """local, refresh and dataflow take their quality rules from configs/quality.yaml (one home), and a key
+    written in the including file or given with --set wins over the included value."""
+    from corpusforge.config import RefreshConfig
+
+    local = load_config(ROOT / "configs" / "local.yaml")
+    assert local.c4.curly_bracket_removes_line and local.c4.resolved_min_num_sentences() == 3
+    assert not local.c4.filter_no_terminal_punct and local.fineweb.char_duplicates_ratio == 0.1
+    for name, model in (("refresh.yaml", RefreshConfig), ("dataflow.yaml", None)):
+        other = load_config(ROOT / "configs" / name, model=model)
+        for section in ("gopher_repetition", "gopher_quality", "c4", "fineweb"):
+            assert getattr(other, section) == getattr(local, section), (name, section)
+    over = load_config(ROOT / "configs" / "local.yaml", ["c4.min_num_sentences=5"])
+    assert over.c4.resolved_min_num_sentences() == 5 and over.c4.curly_bracket_removes_line
+
+
+def test_include_merges_sections_and_the_including_file_wins(tmp_path):
+    (tmp_path / "parts").mkdir()
+    (tmp_path / "parts" / "a.yaml").write_text("c4:\n  min_num_sentences: 3\n  constants: tfds\n"
+                                               "fineweb:\n  char_duplicates_ratio: 0.2\n")
+    (tmp_path / "parts" / "b.yaml").write_text("include: a.yaml\nfineweb:\n  char_duplicates_ratio: 0.3\n")
+    cfg = _load(tmp_path, "include: [parts/b.yaml]\n" + BASE + "c4:\n  constants: datatrove\n")
+    assert cfg.c4.constants == "datatrove"  # the including file wins
+    assert cfg.c4.min_num_sentences == 3  # other keys of the section come from the included file
+    assert cfg.fineweb.char_duplicates_ratio == 0.3  # a nested include is overridden by its includer
+
+
+def test_include_mistakes_name_the_file(tmp_path):
+    with pytest.raises(ConfigError, match="names no file"):
+        _load(tmp_path, "include: nowhere.yaml\n" + BASE)
+    (tmp_path / "x.yaml").write_text("include: y.yaml\n")
+    (tmp_path / "y.yaml").write_text("include: x.yaml\n")
+    with pytest.raises(ConfigError, match="include cycle"):
+        _load(tmp_path, "include: x.yaml\n" + BASE)
+    with pytest.raises(ConfigError, match="must be a file path or a list"):
+        _load(tmp_path, "include: {a: 1}\n" + BASE)
+    (tmp_path / "list.yaml").write_text("- a\n")
+    with pytest.raises(ConfigError, match="mapping at the top level"):
+        _load(tmp_path, "include: list.yaml\n" + BASE)
+
+
 def test_defaults_are_the_published_thresholds(tmp_path):
     cfg = _load(tmp_path, BASE)
     assert cfg.langid.threshold == 0.65

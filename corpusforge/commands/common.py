@@ -28,13 +28,13 @@ def add_runner_arguments(parser: argparse.ArgumentParser) -> None:
 def runner_config(args) -> RunnerConfig:
     data: dict = {}
     if getattr(args, "runner_config", None):
-        import yaml
+        from pathlib import Path
 
-        try:
-            with open(args.runner_config, encoding="utf-8") as f:
-                loaded = yaml.safe_load(f) or {}
-        except FileNotFoundError:
-            raise ConfigError(f"--runner-config {args.runner_config}: file not found") from None
+        from corpusforge.config.base import read_config_file
+
+        if not Path(args.runner_config).is_file():
+            raise ConfigError(f"--runner-config {args.runner_config}: file not found")
+        loaded = read_config_file(Path(args.runner_config))  # the one YAML loader (includes too)
         data = dict(loaded.get("runner", loaded) if isinstance(loaded, dict) else {})
     if getattr(args, "direct_num_workers", None):
         data["direct_num_workers"] = args.direct_num_workers

@@ -69,9 +69,59 @@ def format_validation_error(err: ValidationError, source: str, model: type[BaseM
     return "\n".join(lines)
 
 
+INCLUDE_KEY = "include"
+
+
+def merge_config(base: dict, over: dict) -> dict:
+    """`over` on top of `base`: sections (mappings) merge key by key, anything else (lists too) is replaced."""
+    out = dict(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = merge_config(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def read_config_file(path: Path, _chain: tuple[Path, ...] = ()) -> dict:
+    """One YAML config file as a mapping, with the files named by its `include:` key (one path or a list,
+    relative to this file) merged underneath it in order: later files win over earlier ones, and this file's
+    own keys win over all of them. So shared settings live in one file and each config states only what
+    differs (configs/local.yaml includes configs/quality.yaml)."""
+    path = Path(path)
+    if path.resolve() in _chain:
+        cycle = " -> ".join(str(p) for p in (*_chain, path.resolve()))
+        raise ConfigError(f"config include cycle: {cycle} (remove one of these `include:` entries)")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except OSError as e:
+        raise ConfigError(f"config {path} cannot be read: {e.strerror or e}") from None
+    except yaml.YAMLError as e:
+        raise ConfigError(f"config {path} is not valid YAML: {e}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"config {path} must be a YAML mapping at the top level")
+    includes = data.pop(INCLUDE_KEY, None)
+    if includes is None:
+        return data
+    if isinstance(includes, str):
+        includes = [includes]
+    if not isinstance(includes, list) or not all(isinstance(i, str) and i for i in includes):
+        raise ConfigError(f"config {path}: `{INCLUDE_KEY}` must be a file path or a list of file paths, "
+                          f"relative to {path.parent or '.'} (got {includes!r})")
+    merged: dict = {}
+    for name in includes:
+        inc = (path.parent / name) if not Path(name).is_absolute() else Path(name)
+        if not inc.is_file():
+            raise ConfigError(f"config {path}: `{INCLUDE_KEY}: {name}` names no file ({inc} does not exist; "
+                              "paths are relative to the including file)")
+        merged = merge_config(merged, read_config_file(inc, (*_chain, path.resolve())))
+    return merge_config(merged, data)
+
+
 def load_config(path: str | os.PathLike | None, overrides: list[str] | None = None, model: type[StrictModel] | None = None,
                 data: dict | None = None):
-    """Load YAML `path`, apply `--set key=value` overrides, validate with `model`.
+    """Load YAML `path` (with the files its `include:` names), apply `--set key=value` overrides, validate
+    with `model`.
 
     Raises ConfigError with one line per problem, naming the dotted key.
     """
@@ -82,10 +132,7 @@ def load_config(path: str | os.PathLike | None, overrides: list[str] | None = No
         p = Path(path)
         if not p.exists():
             raise ConfigError(f"config file not found: {p} (pass --config with a YAML file, e.g. configs/local.yaml)")
-        try:
-            data = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
-        except yaml.YAMLError as e:
-            raise ConfigError(f"config {p} is not valid YAML: {e}") from None
+        data = read_config_file(p)
     if not isinstance(data, dict):
         raise ConfigError(f"config {source} must be a YAML mapping at the top level")
     for key, value in parse_overrides(overrides):
