@@ -32,7 +32,8 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "make-image-benchmark": ("corpusforge.commands.make_image_benchmark", "Generate the offline image-caption benchmark set."),
     "protect-photos": ("corpusforge.commands.protect_photos", "Protect a folder of photos (presets, preview, frozen surrogate)."),
     "serve-protect": ("corpusforge.commands.serve_protect", "Local web page to protect photos (127.0.0.1 by default)."),
-    "config": ("corpusforge.commands.config", "Print every config key with its default and help (--defaults)."),
+    "config": ("corpusforge.commands.config", "Print every config key with its default and help (--defaults), or the "
+                                              "resolved config of a YAML file (--show)."),
 }
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 # Set in the child a terminal run is moved into (see _supervise); its value is the parent's pid.

@@ -153,3 +153,22 @@ def test_cli_input_glob_matching_nothing_fails_before_running(tmp_path, capsys):
     assert main(["curate", "--config", str(p)]) == 2
     assert "matches no file" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+def test_config_show_prints_the_resolved_config_and_it_loads_back(tmp_path, capsys):
+    """`config --show` prints what a run uses (includes merged, --set applied, defaults filled); fed back as
+    --config it gives the same config."""
+    from corpusforge.config import RefreshConfig
+
+    assert main(["config", "--show", str(ROOT / "configs" / "local.yaml"), "--set", "langid.threshold=0.5"]) == 0
+    shown = capsys.readouterr().out
+    assert "curly_bracket_removes_line: true" in shown and "\ninclude:" not in shown
+    (tmp_path / "shown.yaml").write_text(shown)
+    want = load_config(ROOT / "configs" / "local.yaml", ["langid.threshold=0.5"])
+    assert load_config(tmp_path / "shown.yaml") == want
+    assert main(["config", "--show", str(ROOT / "configs" / "refresh.yaml")]) == 0  # guessed: refresh
+    (tmp_path / "refresh.yaml").write_text(capsys.readouterr().out)
+    assert load_config(tmp_path / "refresh.yaml", model=RefreshConfig) == load_config(
+        ROOT / "configs" / "refresh.yaml", model=RefreshConfig)
+    assert main(["config", "--show", str(ROOT / "configs" / "local.yaml"), "--set", "c4.min_num_sentence=2"]) == 2
+    assert "did you mean c4.min_num_sentences" in capsys.readouterr().err
