@@ -22,7 +22,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "state_dir, protect if it sets method, else curate)")
 
 
-def _guess_command(path: str) -> str:
+def guess_command(path) -> str:
+    """The command whose config `path` is: refresh if it sets state_dir, protect if it sets method, else curate."""
     from corpusforge.config.base import read_config_file
 
     data = read_config_file(path)
@@ -37,7 +38,7 @@ def run(args) -> int:
 
         from corpusforge.config import load_config
 
-        command = args.for_command or _guess_command(args.show)
+        command = args.for_command or guess_command(args.show)
         cfg = load_config(args.show, args.overrides, model=MODELS[command])
         print(f"# {args.show} as `corpusforge {command}` reads it (includes merged, --set applied, defaults filled)")
         print(yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False, allow_unicode=True), end="")
