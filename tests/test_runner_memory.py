@@ -7,7 +7,8 @@ import apache_beam as beam
 from apache_beam.testing.util import assert_that, equal_to
 
 from corpusforge.config import RunnerConfig
-from corpusforge.pipelines.options import GLIBC_MALLOC_ENV, bound_native_heap, make_runner, pipeline_options
+from corpusforge.pipelines.options import (ARROW_POOL, ARROW_POOL_ENV, GLIBC_MALLOC_ENV, bound_native_heap, make_runner,
+                                          pipeline_options)
 
 
 def test_settings_go_to_the_environment_and_a_users_value_wins(monkeypatch):
@@ -20,13 +21,31 @@ def test_settings_go_to_the_environment_and_a_users_value_wins(monkeypatch):
     assert os.environ["MALLOC_TRIM_THRESHOLD_"] == GLIBC_MALLOC_ENV["MALLOC_TRIM_THRESHOLD_"]
 
 
+def test_arrow_pool_is_set_unless_the_user_chose_one(monkeypatch):
+    import pyarrow as pa
+
+    before = pa.default_memory_pool()
+    try:
+        monkeypatch.setenv(ARROW_POOL_ENV, "system")
+        bound_native_heap()
+        assert os.environ[ARROW_POOL_ENV] == "system" and pa.default_memory_pool().backend_name == before.backend_name
+        monkeypatch.delenv(ARROW_POOL_ENV)
+        bound_native_heap()
+        assert os.environ[ARROW_POOL_ENV] == ARROW_POOL
+        assert pa.default_memory_pool().backend_name == ARROW_POOL
+    finally:
+        pa.set_memory_pool(before)
+
+
 def test_worker_processes_of_the_local_runner_start_with_the_settings(monkeypatch):
-    for key in GLIBC_MALLOC_ENV:
+    for key in [*GLIBC_MALLOC_ENV, ARROW_POOL_ENV]:
         monkeypatch.delenv(key, raising=False)
     cfg = RunnerConfig(runner="FnApiRunner", direct_num_workers=1, direct_running_mode="multi_processing")
     driver = os.getpid()
+    expected = [*GLIBC_MALLOC_ENV.items(), (ARROW_POOL_ENV, ARROW_POOL), ("arrow pool", ARROW_POOL)]
     with beam.Pipeline(runner=make_runner(cfg), options=pipeline_options(cfg)) as p:
         # each value read in the process that runs the step: a worker the runner started, not this one
-        seen = p | beam.Create(list(GLIBC_MALLOC_ENV)) | beam.Map(
-            lambda key: (key, os.environ.get(key), os.getpid() != driver))
-        assert_that(seen, equal_to([(k, v, True) for k, v in GLIBC_MALLOC_ENV.items()]))
+        seen = p | beam.Create([k for k, _ in expected]) | beam.Map(
+            lambda key: (key, __import__("pyarrow").default_memory_pool().backend_name if key == "arrow pool"
+                         else os.environ.get(key), os.getpid() != driver))
+        assert_that(seen, equal_to([(k, v, True) for k, v in expected]))
