@@ -8,14 +8,14 @@ document measured on the development set (10,512 documents, 1,206 B of text and 
 average; a Document pickles to 1,461 B; how: bench/results/dedup.md):
 
   shuffle              | key          | value                                           | bytes per document
-  ExactGroup           | exact hash   | Keys (id, exact, url, url order, band keys)      | 257 (+9 per line hash
-  UrlGroup             | URL key      | Keys of the survivors with a URL                 | 257   with line dedup)
+  ExactGroup           | exact hash   | Keys (id, exact, url, url order, band keys)      | 348 (+9 per line hash
+  UrlGroup             | URL key      | Keys of the survivors with a URL                 | 348   with line dedup)
   Buckets              | shard        | numpy chunks of (band key, node id); shard = band | ~39 x 16 bands
                        |              | key mod bucket_shards, a few chunks per bundle     |
   VerifyJoin (runs)    | node         | its candidate pairs; sorted uint32 shingle hashes | 779 + 2 x pairs
   VerifyGroup          | pair         | the two nodes' shingle hashes                    | 2 x 779 per pair
   Components (rounds)  | node         | node ids (verified edges)                        | ~40 per edge
-  LabelJoin            | node         | Keys + representative (only with line dedup)     | 257
+  LabelJoin            | node         | Keys + representative (only with line dedup)     | 348
   Resolve (per step)   | id           | Drop (id, reason, duplicate_of, signals)         | 123 per dropped doc
   LineGroup            | line hash    | node id                                          | ~40 per line
   FinalJoin (runs)     | id           | Document + Drop + removed lines                  | 1,461
@@ -125,7 +125,7 @@ class Keys(NamedTuple):
     exact: str
     url: str | None
     order: Any = None  # url_keep sort key, only when URL dedup is on
-    bands: bytes = b""  # raw uint64 band keys: one object, not 16 ints (a Keys decodes to ~520 B, not ~1,090)
+    bands: tuple = ()
     lines: tuple = ()  # only when line dedup is on
     rank: str = ""  # lsh.representative_rank: which copy of a cluster is kept
 
@@ -267,7 +267,7 @@ def state_row(k: "Keys", shingles, lines, params: str) -> tuple:
     and bytes without pickle: measured on the development set, 813 instead of 1,317 bytes per row, 15x faster
     to encode and decode, and a quarter of the memory once decoded (1,051 instead of 3,883 bytes), which is
     what a worker holds of its share of the write. `_state_of_kept` makes the STATE_SCHEMA row."""
-    return (k.id, k.exact, k.url, k.bands,
+    return (k.id, k.exact, k.url, np.asarray(k.bands, dtype=np.uint64).tobytes(),
             np.asarray(lines, dtype=np.uint64).tobytes(), params,
             shingles.tobytes() if shingles is not None else b"")
 
@@ -305,21 +305,21 @@ class _ComputeKeys(beam.DoFn):
         # The exact key and the shingles are made of the text as read (before C4 removed lines) or as kept.
         ws = [words(d.read_text or d.text if cfg.compare_text == "read" else d.text) for d in batch]
         keys = [Keys(d.id, exact_mod.exact_hash_of_words(w), normalize_url(d.url) if cfg.url else None, self._order(d),
-                     b"", tuple(exact_mod.line_hashes(d.text)) if cfg.line_dedup else (),
+                     (), tuple(exact_mod.line_hashes(d.text)) if cfg.line_dedup else (),
                      lsh.representative_rank(d.meta.get("perplexity"), d.text)) for d, w in zip(batch, ws)]
         shingles = [None] * len(batch)
         if cfg.minhash:
             # Sorted distinct shingle hashes for the whole batch at once (numpy, no per-shingle Python).
             hashes = hashed_shingles_of_words(ws, cfg.ngram, cfg.shingle)
             sigs = signatures_from_hashes(hashes, cfg.num_perm, cfg.seed, cfg.scheme, width=self.bands * self.rows)
-            bands = band_keys(sigs, self.bands, self.rows).astype(np.uint64, copy=False)
+            bands = band_keys(sigs, self.bands, self.rows).tolist()
             self._docs.inc(len(batch))
             for i, (hv, bk) in enumerate(zip(hashes, bands)):
                 if not hv.size:
                     # No shingles (no word at all): all such documents would share every bucket.
                     self._empty.inc()
                     continue
-                keys[i] = keys[i]._replace(bands=bk.tobytes())
+                keys[i] = keys[i]._replace(bands=tuple(bk))
                 if cfg.verify_jaccard:
                     shingles[i] = hv
                     yield beam.pvalue.TaggedOutput("shingles", (keys[i].node, hv))
@@ -399,7 +399,7 @@ def _key_url(k: Keys):
 
 # ------------------------------------------------------------------------------- LSH candidates
 def _keys_bands(k: Keys):
-    return np.frombuffer(k.bands, dtype=np.uint64), k.node
+    return k.bands, k.node
 
 
 def _state_bands(row: dict):
