@@ -8,14 +8,14 @@ document measured on the development set (10,512 documents, 1,206 B of text and 
 average; a Document pickles to 1,461 B; how: bench/results/dedup.md):
 
   shuffle              | key          | value                                           | bytes per document
-  ExactGroup           | exact hash   | Keys (id, exact, url, url order, band keys)      | 348 (+9 per line hash
-  UrlGroup             | URL key      | Keys of the survivors with a URL                 | 348   with line dedup)
+  ExactGroup           | exact hash   | Keys (id, exact, url, url order, band keys)      | 297 (+9 per line hash
+  UrlGroup             | URL key      | Keys of the survivors with a URL                 | 297   with line dedup)
   Buckets              | shard        | numpy chunks of (band key, node id); shard = band | ~39 x 16 bands
                        |              | key mod bucket_shards, a few chunks per bundle     |
   VerifyJoin (runs)    | node         | its candidate pairs; sorted uint32 shingle hashes | 779 + 2 x pairs
   VerifyGroup          | pair         | the two nodes' shingle hashes                    | 2 x 779 per pair
   Components (rounds)  | node         | node ids (verified edges)                        | ~40 per edge
-  LabelJoin            | node         | Keys + representative (only with line dedup)     | 348
+  LabelJoin            | node         | Keys + representative (only with line dedup)     | 297
   Resolve (per step)   | id           | Drop (id, reason, duplicate_of, signals)         | 123 per dropped doc
   LineGroup            | line hash    | node id                                          | ~40 per line
   FinalJoin (runs)     | id           | Document + Drop + removed lines                  | 1,461

@@ -58,7 +58,7 @@ _MALLOPT = {"MALLOC_TRIM_THRESHOLD_": -1, "MALLOC_MMAP_THRESHOLD_": -3, "MALLOC_
 # Arrow's allocator for the same processes. The pyarrow wheels default to mimalloc, which held ~50-70 MB more per
 # worker than jemalloc around the Parquet shard writes (a state shard's merge alone: +75 / +102 MB over the
 # process's base for 2,000 / 33,000 rows with mimalloc, +39 / +51 MB with jemalloc). Measured on 5,000 and 80,000
-# documents (BENCHMARKS.md "Reliability", twelfth session): worst worker 398 -> 348 and 502 -> 431 MB.
+# documents (BENCHMARKS.md "Reliability", twelfth session): worst worker 398 -> 347 and 502 -> 432 MB.
 ARROW_POOL_ENV, ARROW_POOL = "ARROW_DEFAULT_MEMORY_POOL", "jemalloc"
 
 
