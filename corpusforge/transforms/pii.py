@@ -262,8 +262,11 @@ def build_analyzer(cfg: PIIConfig, pipelines: dict, languages: Sequence[str], fa
         if ner_entities and (lang in cfg.ner_languages or lang in cfg.ner_fallback):
             recognizers.append(SpacyRecognizer(supported_language=lang, supported_entities=ner_entities,
                                                ner_strength=NER_SCORE))
-        if "PERSON" in cfg.entities and lang in cfg.name_lexicons and lang not in cfg.ner_languages:
-            recognizers.append(cluster_name_recognizer(lang, _stop_words(pipelines[lang])))
+        if "PERSON" in cfg.entities and lang in cfg.name_lexicons:
+            # alone where no model of the language's own runs; beside its NER model otherwise (union), with the
+            # given-name evidence only
+            recognizers.append(cluster_name_recognizer(lang, _stop_words(pipelines[lang]),
+                                                       given_only=lang in cfg.ner_languages))
     registry = RecognizerRegistry(recognizers=recognizers, supported_languages=list(languages))
     return AnalyzerEngine(registry=registry, nlp_engine=_PipelinesNlpEngine.build(pipelines),
                           supported_languages=list(languages))
@@ -339,9 +342,9 @@ class PIIRedactor(DocumentTransform):
         # Which model's NER covers a language: its own, or a stand-in (pii.ner_fallback), or none.
         self._ner_model = {lang: lang for lang in self._nlp}
         self._ner_model.update({lang: to for lang, to in cfg.ner_fallback.items() if to in self._nlp})
-        # Word-cluster names where no model of the language's own runs (loaded once per process, ~3 s).
-        self._name_lexicons = {lang: name_lexicon(lang) for lang in cfg.name_lexicons
-                               if "PERSON" in cfg.entities and lang not in self._nlp}
+        # Word-cluster names (loaded once per process, ~3 s): alone where no model of the language's own runs,
+        # beside its own NER model otherwise.
+        self._name_lexicons = {lang: name_lexicon(lang) for lang in cfg.name_lexicons if "PERSON" in cfg.entities}
         self._fakers = {}
 
     def _language(self, doc: Document) -> str:
@@ -376,8 +379,8 @@ class PIIRedactor(DocumentTransform):
                 for ent in sdoc.ents:
                     label = NER_LABELS.get(ent.label_)
                     # A stand-in model's names must pass the language's dictionary check (pii.name_lexicons).
-                    if label == "PERSON" and langs[i] in self._name_lexicons and not lexicon_accepts(
-                            ent.text, self._name_lexicons[langs[i]]):
+                    if label == "PERSON" and langs[i] != model and langs[i] in self._name_lexicons and not (
+                            lexicon_accepts(ent.text, self._name_lexicons[langs[i]])):
                         continue
                     if label in wanted:
                         ents[i].append((s + ent.start_char, s + ent.end_char, label, NER_SCORE))

@@ -611,6 +611,9 @@ def fast_phone_recognizer(language: str, context: list[str], regions: tuple[str,
 # street ("Ansprechpartnerin ist Ehrentraud Flantz (e-mail)"), handled by the caller.
 NAME_CLUSTERS = {
     "de": {"given": frozenset({24, 56, 120, 248, 376, 504, 888}), "surname": frozenset({8, 40})},
+    # English: the clusters holding 20 of 20 common given names ("John", "Mary", "James", ...) and 15 of 20
+    # common surnames ("Smith", "Johnson", ...); a second opinion beside the NER model (pii.name_lexicons).
+    "en": {"given": frozenset({502, 1014}), "surname": frozenset({86})},
 }
 NAME_SCORE = 0.85  # as a spaCy PERSON entity (pii.NER_SCORE)
 WEAK_NAME_SCORE = 0.3  # a pair of unknown capitalised words: below the PERSON threshold unless context lifts it
@@ -639,10 +642,9 @@ class NameLexicon:
         data = Path(spacy_lookups_data.__file__).parent / "data"
         ids = NAME_CLUSTERS[language]
         with gzip.open(data / f"{language}_lexeme_cluster.json.gz", "rt", encoding="utf-8") as f:
-            clusters = json.load(f)
-        self.given = frozenset(w for w, c in clusters.items() if c in ids["given"] and w[:1].isupper())
-        self.surname = frozenset(w for w, c in clusters.items() if c in ids["surname"] and w[:1].isupper())
-        del clusters
+            clusters = _cluster_members(f.read(), ids["given"] | ids["surname"])
+        self.given = frozenset(w for w, c in clusters if c in ids["given"] and w[:1].isupper())
+        self.surname = frozenset(w for w, c in clusters if c in ids["surname"] and w[:1].isupper())
         with gzip.open(data / f"{language}_lemma_lookup.json.gz", "rt", encoding="utf-8") as f:
             lookup = json.load(f)
         forms: dict[str, set] = {}
@@ -665,6 +667,23 @@ class NameLexicon:
         return word in self._forms or word in self._inflected or word.lower() in self._lower
 
 
+def _cluster_members(text: str, wanted: frozenset[int]) -> list[tuple[str, int]]:
+    """(word, cluster) of the clusters in `wanted` from a lexeme-cluster JSON object written one entry per line
+    (spacy-lookups-data's layout), without building the whole dict: a million entries took ~140 MB at the peak
+    and left ~70 MB behind in the process. Any other layout is parsed whole."""
+    import json
+
+    ends = re.compile(r'":\s*(' + "|".join(str(c) for c in sorted(wanted)) + r')\s*[,}\n]')
+    entry = re.compile(r'\s*"((?:[^"\\]|\\.)*)":\s*(\d+)')
+    found = []
+    for m in ends.finditer(text):
+        e = entry.match(text, text.rfind("\n", 0, m.start()) + 1)
+        if e is None or e.start(2) != m.start(1):
+            return [(w, c) for w, c in json.loads(text).items() if c in wanted]
+        found.append((json.loads(f'"{e.group(1)}"'), int(e.group(2))))
+    return found
+
+
 _LEXICONS: dict[str, NameLexicon] = {}
 
 
@@ -680,12 +699,14 @@ _TITLE_BEFORE = re.compile(r"\b(?:Herrn?|Frau|Hr\.|Fr\.|Dr\.|Prof\.)[ ]$")
 
 
 def name_spans(text: str, lexicon: NameLexicon, context: re.Pattern | None,
-               excluded: frozenset[str] = frozenset()) -> list[tuple[int, int, float]]:
+               excluded: frozenset[str] = frozenset(), given_only: bool = False) -> list[tuple[int, int, float]]:
     """(start, end, score) of the names in `text` by the NAME_CLUSTERS evidence: a capitalised word from a
     given-name cluster and the one or two capitalised words after it ("Hans-Ludwig Seidel", "Anna Maria Roth",
     "Miriam van der Dussen"); a word that is no ordinary word before a surname-cluster word; a titled word
     ("Frau Kabus"). Any other pair of capitalised words whose first is no ordinary word scores WEAK_NAME_SCORE,
-    or NAME_SCORE after a `context` word. Words in `excluded` (stop words, UI words, lower-cased) end a name."""
+    or NAME_SCORE after a `context` word. Words in `excluded` (stop words, UI words, lower-cased) end a name.
+    `given_only`: the given-name evidence alone (beside an NER model, which finds the rest: the other rules
+    need a dictionary of ordinary words that the English lookups lack for base forms, "Different Page")."""
     found: list[tuple[int, int, float]] = []
     for run in _CAP_RUN.finditer(text):
         words = [(m.start() + run.start(), m.end() + run.start(), m.group(0))
@@ -699,12 +720,15 @@ def name_spans(text: str, lexicon: NameLexicon, context: re.Pattern | None,
                 continue
             rest = []
             for s2, e2, w2 in names[i + 1:i + 3]:
-                if w2.lower() in excluded or rest and lexicon.ordinary(w2) and w2 not in lexicon.surname:
+                # (beside an NER model even the first word after a given name: "Mark Changes" is a menu entry)
+                if w2.lower() in excluded or (rest or given_only) and lexicon.ordinary(w2) and w2 not in lexicon.surname:
                     break
                 rest.append((s2, e2, w2))
             score = 0.0
             if rest and lexicon.is_given(w):
                 score = NAME_SCORE
+            elif given_only:
+                pass
             elif rest and rest[0][2] in lexicon.surname and not lexicon.ordinary(w):
                 score, rest = NAME_SCORE, rest[:1]
             elif not rest and _TITLE_BEFORE.search(text, max(0, s - 6), s):
@@ -732,9 +756,9 @@ def lexicon_accepts(span: str, lexicon: NameLexicon) -> bool:
         not lexicon.ordinary(words[0]) and words[-1] in lexicon.surname))
 
 
-def cluster_name_recognizer(language: str, stop_words: frozenset[str]):
+def cluster_name_recognizer(language: str, stop_words: frozenset[str], given_only: bool = False):
     """A Presidio recognizer for PERSON from `name_spans` (the lexicon loads at the first call). Stop words, UI
-    words (the language's and English) and product names end a name."""
+    words (the language's and English) and product names end a name. `given_only`: see `name_spans`."""
     from presidio_analyzer import EntityRecognizer, RecognizerResult
 
     excluded = frozenset(stop_words) | UI_WORDS.get(language, frozenset()) | UI_WORDS["en"] | _TECH_WORDS
@@ -746,7 +770,7 @@ def cluster_name_recognizer(language: str, stop_words: frozenset[str]):
         def analyze(self, text, entities, nlp_artifacts=None):
             if "PERSON" not in entities:
                 return []
-            spans = name_spans(text, name_lexicon(language), NAME_CONTEXT.get(language), excluded)
+            spans = name_spans(text, name_lexicon(language), NAME_CONTEXT.get(language), excluded, given_only)
             return [RecognizerResult("PERSON", s, e, score) for s, e, score in spans]
 
     return ClusterNameRecognizer(supported_entities=["PERSON"], supported_language=language,
