@@ -37,6 +37,23 @@ def test_arrow_pool_is_set_unless_the_user_chose_one(monkeypatch):
         pa.set_memory_pool(before)
 
 
+def test_a_pyarrow_without_jemalloc_keeps_its_pool_and_says_so(monkeypatch, caplog):
+    import logging
+
+    import pyarrow as pa
+
+    def unavailable():
+        raise NotImplementedError("jemalloc support is not built")
+
+    before = pa.default_memory_pool().backend_name
+    monkeypatch.delenv(ARROW_POOL_ENV, raising=False)
+    monkeypatch.setattr(pa, "jemalloc_memory_pool", unavailable)
+    with caplog.at_level(logging.INFO, logger="corpusforge.pipelines.options"):
+        bound_native_heap()
+    assert ARROW_POOL_ENV not in os.environ and pa.default_memory_pool().backend_name == before
+    assert "no jemalloc pool" in caplog.text
+
+
 def test_worker_processes_of_the_local_runner_start_with_the_settings(monkeypatch):
     for key in [*GLIBC_MALLOC_ENV, ARROW_POOL_ENV]:
         monkeypatch.delenv(key, raising=False)

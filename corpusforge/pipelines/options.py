@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import ctypes
+import logging
 import os
 import re
 
@@ -87,9 +88,12 @@ def _use_arrow_pool() -> None:
     import pyarrow as pa
 
     try:
-        pool = getattr(pa, f"{ARROW_POOL}_memory_pool")()
-    except (NotImplementedError, AttributeError):
-        return  # this pyarrow was built without it: keep its default
+        pool = pa.jemalloc_memory_pool()
+    except NotImplementedError:  # a pyarrow built without jemalloc (some conda or source builds)
+        logging.getLogger(__name__).info(
+            "pyarrow has no %s pool: Arrow keeps its default (%s); workers may hold 50-70 MB more each",
+            ARROW_POOL, pa.default_memory_pool().backend_name)
+        return
     os.environ[ARROW_POOL_ENV] = ARROW_POOL  # read by the workers' pyarrow when it first allocates
     pa.set_memory_pool(pool)
 

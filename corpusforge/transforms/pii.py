@@ -45,9 +45,9 @@ from corpusforge.config import ConfigError, PIIConfig  # noqa: E402
 from corpusforge.records import Document, Drop, TransformResult  # noqa: E402
 from corpusforge.transforms.base import DocumentTransform  # noqa: E402
 from corpusforge.transforms.pii_recognizers import (  # noqa: E402
-    NAME_CLUSTERS, NAME_CONTEXT, UI_WORDS, WEAK_NAME_SCORE, card_recognizer, cluster_name_recognizer,
-    fast_phone_recognizer, lexicon_accepts, model_lexicon, name_excluded, name_lexicon, name_spans, person_shaped_org,
-    plausible, street_address_recognizer,
+    NAME_CLUSTERS, UI_WORDS, WEAK_NAME_SCORE, card_recognizer, cluster_name_recognizer, cluster_names,
+    fast_phone_recognizer, lexicon_accepts, model_lexicon, name_excluded, name_lexicon, person_shaped_org, plausible,
+    street_address_recognizer,
 )
 
 # spaCy labels -> Presidio entity types (as Presidio's default NerModelConfiguration maps them).
@@ -287,7 +287,7 @@ class PIIRedactor(DocumentTransform):
     name = "pii"
     sensitive = True  # the pipeline wrapper withholds exception messages and raw bytes for this stage
     _unpicklable = ("_nlp", "_tokenizers", "_analyzer", "_fakers", "_secret", "_stop_words", "_lexicons",
-                    "_ner_model", "_name_lexicons")
+                    "_ner_model", "_name_lexicons", "_name_excluded")
 
     def __init__(self, cfg: PIIConfig | None = None):
         self.cfg = cfg or PIIConfig(enabled=True)
@@ -301,6 +301,7 @@ class PIIRedactor(DocumentTransform):
         self._lexicons = None
         self._ner_model = None
         self._name_lexicons = None
+        self._name_excluded = None
 
     # ------------------------------------------------------------------------------------- setup
     def setup(self) -> None:
@@ -346,6 +347,7 @@ class PIIRedactor(DocumentTransform):
         # Word-cluster names (loaded once per process, ~3 s): alone where no model of the language's own runs,
         # beside its own NER model otherwise.
         self._name_lexicons = {lang: name_lexicon(lang) for lang in cfg.name_lexicons if "PERSON" in cfg.entities}
+        self._name_excluded = {lang: name_excluded(lang, self._stop_words[lang]) for lang in self._name_lexicons}
         self._fakers = {}
 
     def _language(self, doc: Document) -> str:
@@ -439,8 +441,7 @@ class PIIRedactor(DocumentTransform):
     def _cluster_names(self, text: str, start: int, end: int, lang: str, threshold: float) -> list[tuple]:
         """PERSON spans of the word-cluster evidence (`name_spans`) inside text[start:end], at or above
         `threshold`; given-name evidence only where the language has its own NER model."""
-        spans = name_spans(text[start:end], self._name_lexicons[lang], NAME_CONTEXT.get(lang),
-                           name_excluded(lang, self._stop_words[lang]), given_only=lang in self._nlp)
+        spans = cluster_names(text[start:end], lang, self._name_excluded[lang], given_only=lang in self._nlp)
         return [(start + s, start + e, "PERSON", score) for s, e, score in spans if score >= threshold]
 
     def detect_batch(self, docs: Sequence[Document]) -> list[tuple[list[tuple[int, int, str, float]], str | None]]:

@@ -761,6 +761,12 @@ def name_excluded(language: str, stop_words: frozenset[str]) -> frozenset[str]:
     return frozenset(stop_words) | UI_WORDS.get(language, frozenset()) | UI_WORDS["en"] | _TECH_WORDS
 
 
+def cluster_names(text: str, language: str, excluded: frozenset[str], given_only: bool = False):
+    """`name_spans` with the language's lexicon and context words: what ClusterNameRecognizer reports, and what
+    the PII stage looks for inside a model's span that is no name."""
+    return name_spans(text, name_lexicon(language), NAME_CONTEXT.get(language), excluded, given_only)
+
+
 def cluster_name_recognizer(language: str, stop_words: frozenset[str], given_only: bool = False):
     """A Presidio recognizer for PERSON from `name_spans` (the lexicon loads at the first call). Stop words, UI
     words (the language's and English) and product names end a name. `given_only`: see `name_spans`."""
@@ -775,7 +781,7 @@ def cluster_name_recognizer(language: str, stop_words: frozenset[str], given_onl
         def analyze(self, text, entities, nlp_artifacts=None):
             if "PERSON" not in entities:
                 return []
-            spans = name_spans(text, name_lexicon(language), NAME_CONTEXT.get(language), excluded, given_only)
+            spans = cluster_names(text, language, excluded, given_only)
             return [RecognizerResult("PERSON", s, e, score) for s, e, score in spans]
 
     return ClusterNameRecognizer(supported_entities=["PERSON"], supported_language=language,
