@@ -193,7 +193,7 @@ def test_state_rows_without_band_keys_send_no_bucket_entries():
         assert list(shards.process(row)) == []
     chunks = sorted((wv.value[0], wv.value[1][0].tolist(), wv.value[1][1].tolist()) for wv in shards.finish_bundle())
     earlier_c = node_key("c", earlier=True)
-    assert chunks == [(1, [5, 9], [earlier_c, earlier_c]), (2, [6], [earlier_c])]
+    assert chunks == [("1", [5, 9], [earlier_c, earlier_c]), ("2", [6], [earlier_c])]
 
 
 def _components(buckets: list[list[str]], max_rounds: int):

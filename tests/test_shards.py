@@ -171,3 +171,44 @@ def test_sorted_run_grouping_gives_beams_groups(tmp_path, monkeypatch, spill_byt
     _run(build)
     for d in ("r1", "r2"):  # the runs and their shard directories are removed once merged
         assert not (tmp_path / d).exists() or not os.listdir(tmp_path / d)
+
+
+def _spill_runs(tmp_path, kind: str, spill_bytes: int) -> shards._SpillRuns:
+    spill = shards._SpillRuns(str(tmp_path / "runs"), 4, kind, lambda kv: (kv[0], kv[0], kv[1]), spill_bytes)
+    spill.start_bundle()
+    return spill
+
+
+def _records(paths: list[str]) -> list:
+    return sorted(record for path in paths for record in shards.iter_run(path))
+
+
+def test_the_spills_of_a_process_share_one_budget(tmp_path):
+    """Two spills fused in one stage hold at most `spill_bytes` together, not each: when the total is reached,
+    the one holding most writes a run (here the big one, while the small one receives), and that run's path
+    comes out with the big one's next output or at its bundle's end. No row is lost or written twice."""
+    limit, before = 40_000, shards._BUDGET.held
+    big, small = _spill_runs(tmp_path, "big", limit), _spill_runs(tmp_path, "small", limit)
+    sent = {"big": [], "small": []}
+    held_most = 0
+    for i in range(300):
+        for spill, name, text in ((big, "big", "x" * 400), (small, "small", "y" * 20)):
+            sent[name] += [value for _, (_, value) in spill.process((f"{name}-{i:04d}", text))]
+            held_most = max(held_most, big.held + small.held)
+    assert held_most < limit + 500  # one row over the limit at most, never two limits
+    assert not sent["small"]  # the small spill never had to write: the big one did, for both
+    sent["big"] += [wv.value[1][1] for wv in big.finish_bundle()]
+    sent["small"] += [wv.value[1][1] for wv in small.finish_bundle()]
+    assert len(sent["big"]) > 4 and len(sent["small"]) == len({shard_of(f"small-{i:04d}", 4) for i in range(300)})
+    for name, text in (("big", "x" * 400), ("small", "y" * 20)):
+        assert _records(sent[name]) == [(f"{name}-{i:04d}", text) for i in range(300)]
+    assert shards._BUDGET.held == before and big not in shards._BUDGET.spills and small not in shards._BUDGET.spills
+
+
+def test_a_failed_bundle_gives_its_budget_back(tmp_path):
+    before = shards._BUDGET.held
+    spill = _spill_runs(tmp_path, "failed", 10_000)
+    list(spill.process(("a", "z" * 1_000)))
+    assert shards._BUDGET.held >= before + 1_000
+    spill.teardown()  # the bundle failed: no finish_bundle
+    assert shards._BUDGET.held == before and spill not in shards._BUDGET.spills

@@ -33,9 +33,10 @@ class RunnerConfig(StrictModel):
     extra_options: list[str] = Field(default_factory=list, description="Raw Beam pipeline flags.")
     sort_shards: int = Field(
         64, ge=1, le=100_000,
-        description="Groupings that carry documents or their shingle hashes (unique ids, the dedup's "
-                    "verification and final joins) go through sorted run files in this many shards instead of a "
-                    "shuffle (pipelines/shards.py): the stages after them run this many ways in parallel.")
+        description="Groupings that carry documents or their keys (unique ids, the dedup's exact group, LSH "
+                    "buckets, verification and final joins) go through sorted run files in this many shards "
+                    "instead of a shuffle (pipelines/shards.py): the stages after them run this many ways in "
+                    "parallel.")
 
     @model_validator(mode="after")
     def _check_runner(self) -> "RunnerConfig":

@@ -1,16 +1,18 @@
 """Dedup as Beam composite PTransforms: exact, URL, MinHash-LSH near-duplicates, C4-style lines.
 
 Shuffle no text. One pass over the documents computes every key a decision needs; all decisions are made
-on small keyed records; the documents meet their decisions in the final join, which (like the verification
-join of shingle hashes) goes through sorted run files (`pipelines/shards.GroupBySortedRuns`): only run paths
-cross a shuffle there. What crosses each shuffle (or, marked "runs", each run file), in pickled bytes per
+on small keyed records; the documents meet their decisions in the final join, which (like the exact group,
+the LSH buckets and the verification join of shingle hashes) goes through sorted run files
+(`pipelines/shards.GroupBySortedRuns`): only run paths cross a shuffle there, and a worker holds one key's
+values at a time instead of its whole share of the shuffle (on the FnApiRunner a GroupByKey's output reaches
+a worker as one message). What crosses each shuffle (or, marked "runs", each run file), in pickled bytes per
 document measured on the development set (10,512 documents, 1,206 B of text and 153 distinct word 5-grams on
 average; a Document pickles to 1,461 B; how: bench/results/dedup.md):
 
   shuffle              | key          | value                                           | bytes per document
-  ExactGroup           | exact hash   | Keys (id, exact, url, url order, band keys)      | 297 (+9 per line hash
+  ExactGroup (runs)    | exact hash   | Keys (id, exact, url, url order, band keys)      | 297 (+9 per line hash
   UrlGroup             | URL key      | Keys of the survivors with a URL                 | 297   with line dedup)
-  Buckets              | shard        | numpy chunks of (band key, node id); shard = band | ~39 x 16 bands
+  Buckets (runs)       | shard        | numpy chunks of (band key, node id); shard = band | ~39 x 16 bands
                        |              | key mod bucket_shards, a few chunks per bundle     |
   VerifyJoin (runs)    | node         | its candidate pairs; sorted uint32 shingle hashes | 779 + 2 x pairs
   VerifyGroup          | pair         | the two nodes' shingle hashes                    | 2 x 779 per pair
@@ -28,7 +30,7 @@ The only global value is one int, the connected-components round count, checked 
 
 Cost (issue 11, bench/results/dedup.md): the shingle hashes, signatures and band keys of a batch of documents
 are computed with numpy for the whole batch (`shingles.hashed_shingles`, `minhash.band_keys`) from one
-regex pass over the words that also gives the exact key; the band entries cross the bucket shuffle as numpy
+regex pass over the words that also gives the exact key; the band entries cross the bucket grouping as numpy
 chunks per shard, a bucket being a run of equal keys in its sorted shard (one element per band and document
 was most of the dedup's shuffled elements, each with the runner's fixed per-element cost); a candidate
 pair seen in several buckets is deduplicated inside the first verification join (no Distinct shuffle); on
@@ -408,15 +410,15 @@ def _state_bands(row: dict):
 
 
 class _BandShards(beam.DoFn):
-    """Band keys of documents -> (shard, (band keys, nodes)) chunks, shard = band key mod `shards`.
+    """Band keys of documents -> (shard, (band keys, nodes)) chunks, shard = str(band key mod `shards`).
 
-    The LSH buckets cross their shuffle as numpy arrays, a few per bundle and shard, instead of one element
-    per band and document (16 per document at threshold 0.8: most of the elements the dedup shuffled, each
+    The LSH buckets cross their grouping (sorted run files) as numpy arrays, a few per bundle and shard,
+    instead of one element per band and document (16 per document at threshold 0.8: most of the elements the dedup shuffled, each
     with its fixed per-element cost in the runner). A bucket's entries all land in one shard, where
     `_BucketPairs` sorts them. `entries_fn(element)` -> (band keys, node). At most `chunk` entries are held
     before they are sent (memory bounded per bundle)."""
 
-    def __init__(self, shards: int, entries_fn, chunk: int = 1 << 17):
+    def __init__(self, shards: int, entries_fn, chunk: int = 1 << 15):
         self.shards, self.entries_fn, self.chunk = shards, entries_fn, chunk
 
     def start_bundle(self):
@@ -447,7 +449,7 @@ class _BandShards(beam.DoFn):
         order = np.argsort(shard, kind="stable")
         keys, nodes, shard = keys[order], nodes[order], shard[order]
         for s, e in lsh.runs(shard):
-            yield int(shard[s]), (keys[s:e], nodes[s:e])
+            yield str(shard[s]), (keys[s:e], nodes[s:e])
 
 
 def _state_shingles(row: dict):
@@ -779,8 +781,10 @@ class Deduplicate(beam.PTransform):
         if state is not None:  # a few chunks per bundle: this Flatten is cheap
             chunks = (chunks, state | "StateBucketShards" >> beam.ParDo(_BandShards(cfg.bucket_shards, _state_bands))
                       ) | "AllBucketShards" >> beam.Flatten()
+        # The band entries cross no shuffle either: on the FnApiRunner a GroupByKey hands a worker all of its
+        # shards' entries at once; through sorted run files it holds one LSH shard's entries at a time.
         pairs = (chunks
-                 | "Buckets" >> beam.GroupByKey()
+                 | "Buckets" >> GroupBySortedRuns(self._runs("buckets"), self.sort_shards)
                  | "BucketPairs" >> beam.ParDo(_BucketPairs(cfg.bucket_window, cfg.max_bucket_size)))
         if cfg.verify_jaccard:
             # Every document's shingle hashes meet its candidate pairs through sorted run files, not a shuffle.
@@ -817,7 +821,7 @@ class Deduplicate(beam.PTransform):
             if state is not None:  # a CoGroupByKey of one input needs no Flatten stage (see _with_state)
                 groups["earlier"] = state | "StateExactKey" >> beam.Map(_state_exact_key)
             ex = (groups
-                  | "ExactGroup" >> beam.CoGroupByKey()
+                  | "ExactGroup" >> GroupBySortedRuns(self._runs("exact"), self.sort_shards)
                   | "ExactDecide" >> beam.FlatMap(_decide_exact).with_outputs("dropped", main="kept"))
             keys, _ = ex.kept, dropped.append(ex.dropped)
 

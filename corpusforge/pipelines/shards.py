@@ -7,11 +7,12 @@ datatrove's MinHash stages do it with files:
 
     rows  --spill-->  sorted runs per shard (files)  --GroupByKey of run PATHS-->  streamed merge per shard
 
-`_SpillRuns` runs fused with whatever makes the rows; it holds at most `spill_bytes` of pickled rows, writes
-the largest shard's rows as one sorted run when full (and every shard's at the end of a bundle) and emits
-(shard, run path). Only those paths cross the shuffle. `_MergeRuns` merges a shard's runs as streams (one row
-per run in memory, `FAN_IN` runs at a time) into its Parquet file (bounded row groups, io/writers.py), so a
-shard's bytes depend only on its rows, never on bundles, spills or worker count.
+`_SpillRuns` runs fused with whatever makes the rows; all the spills of a process together hold at most
+`spill_bytes` of pickled rows (`_SpillBudget`): when full, the one holding most writes its largest shard's rows
+as one sorted run (and each spill writes every shard's at the end of its bundle) and emits (shard, run path).
+Only those paths cross the shuffle. `_MergeRuns` merges a shard's runs as streams (one row per run in memory,
+`FAN_IN` runs at a time) into its Parquet file (bounded row groups, io/writers.py), so a shard's bytes depend
+only on its rows, never on bundles, spills or worker count.
 
 `facts`: (key, fact) pairs spilled the same way; each row is written as `join_fn(row, facts of its key)`,
 joined while the shard's sorted rows and facts stream by (the rows must sort by key first).
@@ -26,7 +27,9 @@ import heapq
 import io
 import itertools
 import pickle
+import threading
 import uuid
+import weakref
 from typing import Any, Callable, Iterator
 
 import apache_beam as beam
@@ -103,22 +106,49 @@ def merge_runs_to_one(paths: list[str], path: str) -> str:
 
 
 # ------------------------------------------------------------------------------------------------ Beam
+class _SpillBudget:
+    """The pickled rows every `_SpillRuns` of this process holds, together. A fused stage often spills three or
+    four outputs at once (the dedup's keys stage: documents, state rows, shingles, Keys); with a limit each, they
+    held up to four times `spill_bytes` together (measured: +31 MB per worker for 40,000 documents). When the
+    total reaches a spill's limit, the spill holding most writes its largest shard's rows as a run and sends
+    the run's path with its next output (or at the end of its bundle)."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.held = 0
+        self.spills: weakref.WeakSet = weakref.WeakSet()
+
+    def largest(self) -> "_SpillRuns":
+        return max(self.spills, key=lambda spill: spill.held)
+
+
+_BUDGET = _SpillBudget()
+
+
 class _SpillRuns(beam.DoFn):
-    """Elements -> (shard, (kind, run path)); `record_fn(element)` gives (shard key, sort key, row)."""
+    """Elements -> (shard, (kind, run path)); `record_fn(element)` gives (shard key, sort key, row). What all
+    the spills of a process hold together is bounded by `spill_bytes` (`_SpillBudget`)."""
 
     def __init__(self, runs_dir: str, total: int, kind: str, record_fn, spill_bytes: int):
         self.runs_dir, self.total, self.kind, self.spill_bytes = runs_dir, total, kind, spill_bytes
         self.record_fn = record_fn
 
     def start_bundle(self):
+        self._release()  # what a failed earlier bundle of this instance left
         self.buffers: dict[int, list] = {}
         self.sizes: dict[int, int] = {}
         self.held = 0
+        self.written: list[tuple[int, tuple[str, str]]] = []  # runs written, their paths not yet sent
         self.bundle = uuid.uuid4().hex
+        with _BUDGET.lock:
+            _BUDGET.spills.add(self)
 
-    def _spill(self, shard: int):
+    def _spill(self, shard: int) -> tuple[int, tuple[str, str]]:
+        """Writes `shard`'s rows as one run (the caller holds the budget's lock)."""
         records = self.buffers.pop(shard)
-        self.held -= self.sizes.pop(shard)
+        size = self.sizes.pop(shard)
+        self.held -= size
+        _BUDGET.held -= size
         path = storage.join(self.runs_dir, f"{shard:05d}", f"{self.kind}-{self.bundle}-{uuid.uuid4().hex[:8]}.run")
         return shard, (self.kind, write_run(records, path))
 
@@ -126,15 +156,34 @@ class _SpillRuns(beam.DoFn):
         key, sk, row = self.record_fn(element)
         blob = pickle.dumps((sk, row), protocol=pickle.HIGHEST_PROTOCOL)
         shard = shard_of(key, self.total)
-        self.buffers.setdefault(shard, []).append((sk, blob))
-        self.sizes[shard] = self.sizes.get(shard, 0) + len(blob)
-        self.held += len(blob)
-        if self.held >= self.spill_bytes:
-            yield self._spill(max(self.sizes, key=self.sizes.get))
+        with _BUDGET.lock:
+            self.buffers.setdefault(shard, []).append((sk, blob))
+            self.sizes[shard] = self.sizes.get(shard, 0) + len(blob)
+            self.held += len(blob)
+            _BUDGET.held += len(blob)
+            if _BUDGET.held >= self.spill_bytes:
+                spill = _BUDGET.largest()
+                if spill.sizes:
+                    spill.written.append(spill._spill(max(spill.sizes, key=spill.sizes.get)))
+            written, self.written = self.written, []
+        yield from written
 
     def finish_bundle(self):
-        for shard in sorted(self.buffers):
-            yield WindowedValue(self._spill(shard), 0, [GlobalWindow()])
+        with _BUDGET.lock:
+            written = self.written + [self._spill(shard) for shard in sorted(self.buffers)]
+            self.written = []
+            _BUDGET.spills.discard(self)
+        for run in written:
+            yield WindowedValue(run, 0, [GlobalWindow()])
+
+    def teardown(self):
+        self._release()
+
+    def _release(self):
+        with _BUDGET.lock:
+            _BUDGET.held -= getattr(self, "held", 0)
+            self.held = 0
+            _BUDGET.spills.discard(self)
 
 
 class _MergeRuns(beam.DoFn):
