@@ -105,6 +105,26 @@ def test_row_groups_close_at_their_row_or_byte_bound(tmp_path, monkeypatch):
     assert back[100]["text"] == big[100]["text"] and back[5]["hashes"] == list(big[5]["hashes"])
 
 
+def test_only_columns_whose_values_repeat_get_a_parquet_dictionary(tmp_path):
+    """Distinct values (ids, texts, hash lists) are written plain: a dictionary there only costs the writer memory
+    (a hash table per column chunk); a column of repeated values (the language) keeps its dictionary. Both
+    writers agree, and the values come back unchanged."""
+    from corpusforge.io.writers import KEPT_SCHEMA, write_parquet_atomic
+
+    rows = [{"id": f"doc-{i:05d}", "text": f"text number {i} " * 5, "url": None, "source": "a.jsonl", "line": i,
+             "language": ("en", "de")[i % 2], "language_score": 0.9, "perplexity": None, "perplexity_bucket": None,
+             "annotations": "{}"} for i in range(3000)]
+    for name, write in (("stream", lambda p: write_row_stream_atomic(iter(rows), KEPT_SCHEMA, p)),
+                        ("whole", lambda p: write_parquet_atomic(rows, KEPT_SCHEMA, p))):
+        path = str(tmp_path / f"{name}.parquet")
+        write(path)
+        group = pq.read_metadata(path).row_group(0)
+        encodings = {group.column(i).path_in_schema: group.column(i).encodings for i in range(group.num_columns)}
+        assert "RLE_DICTIONARY" in encodings["language"] and "RLE_DICTIONARY" in encodings["source"]
+        assert not any("DICTIONARY" in e for e in encodings["id"] + encodings["text"]), encodings
+        assert pq.read_table(path).to_pylist() == rows
+
+
 def _upper_if_kept(row: dict, facts: list):
     return {**row, "text": row["text"].upper()} if "keep" in facts else None
 
