@@ -204,10 +204,11 @@ def _records(paths: list[str]) -> list:
 
 
 def test_the_spills_of_a_process_share_one_budget(tmp_path):
-    """Two spills fused in one stage hold at most `spill_bytes` together, not each: when the total is reached,
+    """Two spills fused in one stage (one bundle, one thread) hold at most `spill_bytes` together, not each: when the total is reached,
     the one holding most writes a run (here the big one, while the small one receives), and that run's path
     comes out with the big one's next output or at its bundle's end. No row is lost or written twice."""
-    limit, before = 40_000, shards._BUDGET.held
+    budget = shards._thread_budget()
+    limit, before = 40_000, budget.held
     big, small = _spill_runs(tmp_path, "big", limit), _spill_runs(tmp_path, "small", limit)
     sent = {"big": [], "small": []}
     held_most = 0
@@ -222,13 +223,35 @@ def test_the_spills_of_a_process_share_one_budget(tmp_path):
     assert len(sent["big"]) > 4 and len(sent["small"]) == len({shard_of(f"small-{i:04d}", 4) for i in range(300)})
     for name, text in (("big", "x" * 400), ("small", "y" * 20)):
         assert _records(sent[name]) == [(f"{name}-{i:04d}", text) for i in range(300)]
-    assert shards._BUDGET.held == before and big not in shards._BUDGET.spills and small not in shards._BUDGET.spills
+    assert budget.held == before and big not in budget.spills and small not in budget.spills
 
 
 def test_a_failed_bundle_gives_its_budget_back(tmp_path):
-    before = shards._BUDGET.held
+    budget = shards._thread_budget()
+    before = budget.held
     spill = _spill_runs(tmp_path, "failed", 10_000)
     list(spill.process(("a", "z" * 1_000)))
-    assert shards._BUDGET.held >= before + 1_000
+    assert budget.held >= before + 1_000
     spill.teardown()  # the bundle failed: no finish_bundle
-    assert shards._BUDGET.held == before and spill not in shards._BUDGET.spills
+    assert budget.held == before and spill not in budget.spills
+
+
+def test_bundles_on_other_threads_have_their_own_budget(tmp_path):
+    """A Dataflow worker runs several bundles at once, one per thread: one bundle's rows never make another's
+    spill write early."""
+    import threading
+
+    here = _spill_runs(tmp_path, "here", 10_000)
+    list(here.process(("a", "z" * 6_000)))
+    sent = []
+
+    def other_bundle():
+        there = _spill_runs(tmp_path, "there", 10_000)
+        sent.extend(there.process(("b", "z" * 5_000)))  # 11 kB in this process, 5 kB in this bundle
+        sent.extend(wv.value for wv in there.finish_bundle())
+
+    thread = threading.Thread(target=other_bundle)
+    thread.start()
+    thread.join()
+    assert len(sent) == 1 and here.held > 6_000  # "there" wrote only at its end, "here" still holds its row
+    assert len(list(here.finish_bundle())) == 1

@@ -7,7 +7,7 @@ datatrove's MinHash stages do it with files:
 
     rows  --spill-->  sorted runs per shard (files)  --GroupByKey of run PATHS-->  streamed merge per shard
 
-`_SpillRuns` runs fused with whatever makes the rows; all the spills of a process together hold at most
+`_SpillRuns` runs fused with whatever makes the rows; all the spills of a bundle together hold at most
 `spill_bytes` of pickled rows (`_SpillBudget`): when full, the one holding most writes its largest shard's rows
 as one sorted run (and each spill writes every shard's at the end of its bundle) and emits (shard, run path).
 Only those paths cross the shuffle. `_MergeRuns` merges a shard's runs as streams (one row per run in memory,
@@ -107,14 +107,15 @@ def merge_runs_to_one(paths: list[str], path: str) -> str:
 
 # ------------------------------------------------------------------------------------------------ Beam
 class _SpillBudget:
-    """The pickled rows every `_SpillRuns` of this process holds, together. A fused stage often spills three or
-    four outputs at once (the dedup's keys stage: documents, state rows, shingles, Keys); with a limit each, they
-    held up to four times `spill_bytes` together (measured: +31 MB per worker for 40,000 documents). When the
-    total reaches a spill's limit, the spill holding most writes its largest shard's rows as a run and sends
-    the run's path with its next output (or at the end of its bundle)."""
+    """The pickled rows the `_SpillRuns` of one bundle hold together: the steps Beam fuses into one stage run
+    in one thread, so there is one budget per thread (a Dataflow worker runs several bundles at once, each with
+    its own). A fused stage often spills three or four outputs at once (the dedup's keys stage: documents, state
+    rows, shingles, Keys); with a limit each, they held up to four times `spill_bytes` together (measured: +31 MB
+    per worker for 40,000 documents). When the total reaches a spill's limit, the spill holding most writes its
+    largest shard's rows as a run and sends the run's path with its next output (or at the end of its bundle)."""
 
     def __init__(self):
-        self.lock = threading.Lock()
+        self.lock = threading.Lock()  # teardown may come from another thread
         self.held = 0
         self.spills: weakref.WeakSet = weakref.WeakSet()
 
@@ -122,12 +123,19 @@ class _SpillBudget:
         return max(self.spills, key=lambda spill: spill.held)
 
 
-_BUDGET = _SpillBudget()
+_THREAD = threading.local()
+
+
+def _thread_budget() -> _SpillBudget:
+    budget = getattr(_THREAD, "budget", None)
+    if budget is None:
+        budget = _THREAD.budget = _SpillBudget()
+    return budget
 
 
 class _SpillRuns(beam.DoFn):
     """Elements -> (shard, (kind, run path)); `record_fn(element)` gives (shard key, sort key, row). What all
-    the spills of a process hold together is bounded by `spill_bytes` (`_SpillBudget`)."""
+    the spills of a bundle hold together is bounded by `spill_bytes` (`_SpillBudget`)."""
 
     def __init__(self, runs_dir: str, total: int, kind: str, record_fn, spill_bytes: int):
         self.runs_dir, self.total, self.kind, self.spill_bytes = runs_dir, total, kind, spill_bytes
@@ -140,15 +148,16 @@ class _SpillRuns(beam.DoFn):
         self.held = 0
         self.written: list[tuple[int, tuple[str, str]]] = []  # runs written, their paths not yet sent
         self.bundle = uuid.uuid4().hex
-        with _BUDGET.lock:
-            _BUDGET.spills.add(self)
+        self._budget = _thread_budget()
+        with self._budget.lock:
+            self._budget.spills.add(self)
 
     def _spill(self, shard: int) -> tuple[int, tuple[str, str]]:
         """Writes `shard`'s rows as one run (the caller holds the budget's lock)."""
         records = self.buffers.pop(shard)
         size = self.sizes.pop(shard)
         self.held -= size
-        _BUDGET.held -= size
+        self._budget.held -= size
         path = storage.join(self.runs_dir, f"{shard:05d}", f"{self.kind}-{self.bundle}-{uuid.uuid4().hex[:8]}.run")
         return shard, (self.kind, write_run(records, path))
 
@@ -156,23 +165,24 @@ class _SpillRuns(beam.DoFn):
         key, sk, row = self.record_fn(element)
         blob = pickle.dumps((sk, row), protocol=pickle.HIGHEST_PROTOCOL)
         shard = shard_of(key, self.total)
-        with _BUDGET.lock:
+        budget = self._budget
+        with budget.lock:
             self.buffers.setdefault(shard, []).append((sk, blob))
             self.sizes[shard] = self.sizes.get(shard, 0) + len(blob)
             self.held += len(blob)
-            _BUDGET.held += len(blob)
-            if _BUDGET.held >= self.spill_bytes:
-                spill = _BUDGET.largest()
+            budget.held += len(blob)
+            if budget.held >= self.spill_bytes:
+                spill = budget.largest()
                 if spill.sizes:
                     spill.written.append(spill._spill(max(spill.sizes, key=spill.sizes.get)))
             written, self.written = self.written, []
         yield from written
 
     def finish_bundle(self):
-        with _BUDGET.lock:
+        with self._budget.lock:
             written = self.written + [self._spill(shard) for shard in sorted(self.buffers)]
             self.written = []
-            _BUDGET.spills.discard(self)
+            self._budget.spills.discard(self)
         for run in written:
             yield WindowedValue(run, 0, [GlobalWindow()])
 
@@ -180,10 +190,13 @@ class _SpillRuns(beam.DoFn):
         self._release()
 
     def _release(self):
-        with _BUDGET.lock:
-            _BUDGET.held -= getattr(self, "held", 0)
+        budget = getattr(self, "_budget", None)
+        if budget is None:
+            return
+        with budget.lock:
+            budget.held -= self.held
             self.held = 0
-            _BUDGET.spills.discard(self)
+            budget.spills.discard(self)
 
 
 class _MergeRuns(beam.DoFn):
