@@ -203,10 +203,11 @@ def _records(paths: list[str]) -> list:
     return sorted(record for path in paths for record in shards.iter_run(path))
 
 
-def test_the_spills_of_a_process_share_one_budget(tmp_path):
-    """Two spills fused in one stage (one bundle, one thread) hold at most `spill_bytes` together, not each: when the total is reached,
-    the one holding most writes a run (here the big one, while the small one receives), and that run's path
-    comes out with the big one's next output or at its bundle's end. No row is lost or written twice."""
+def test_the_spills_of_a_bundle_share_one_budget(tmp_path):
+    """Two spills fused in one stage (one bundle, one thread) hold at most `spill_bytes` together, not each:
+    when the total is reached, the one holding most writes a run (here the big one, while the small one
+    receives), and that run's path comes out with the big one's next output or at its bundle's end. No row is
+    lost or written twice."""
     budget = shards._thread_budget()
     limit, before = 40_000, budget.held
     big, small = _spill_runs(tmp_path, "big", limit), _spill_runs(tmp_path, "small", limit)
