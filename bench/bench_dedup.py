@@ -184,7 +184,7 @@ def method_datasketch(inp: str, out: str, threshold: float, workers: int) -> Non
 
 
 DATATROVE_SCRIPT = r'''
-import json, re, sys, tempfile
+import atexit, json, re, shutil, sys, tempfile
 from datatrove.executor import LocalPipelineExecutor
 from datatrove.pipeline.dedup.minhash import (MinhashConfig, MinhashDedupBuckets, MinhashDedupCluster,
                                               MinhashDedupFilter, MinhashDedupSignature)
@@ -213,6 +213,7 @@ def main():
                               norm_unicode_diacritics=False, norm_numbers=False)
         cfg, tok = MinhashConfig(n_grams=5, num_buckets=bands, hashes_per_bucket=rows, norm_config=norm), UnicodeWords()
     tmp = tempfile.mkdtemp()
+    atexit.register(shutil.rmtree, tmp, True)  # datatrove's signatures, buckets, logs
     reader = lambda: JsonlReader(inp, glob_pattern="*.jsonl", text_key="text", id_key="id")
     sig = f"{tmp}/sigs"; buckets = f"{tmp}/buckets"; rem = f"{tmp}/remove_ids"; res = f"{tmp}/out"
     LocalPipelineExecutor([reader(), MinhashDedupSignature(output_folder=sig, config=cfg, language=tok)],
@@ -246,7 +247,8 @@ def main(argv=None) -> int:
     ap.add_argument("--threshold", type=float, default=0.8)
     ap.add_argument("--scale", type=int, default=1, help="corpus copies (memory at 1x vs kx)")
     ap.add_argument("--methods", default="ours1,ours2,datasketch,datatrove")
-    ap.add_argument("--datatrove-python", default=None, help="a python where datatrove is importable")
+    ap.add_argument("--datatrove-python", default=None,
+                    help="a python where datatrove is importable (0.10.1 needs xxhash<4: its MinHash hashes str)")
     ap.add_argument("--datatrove-default", action="store_true", help="also run datatrove with its defaults")
     ap.add_argument("--run-method", help=argparse.SUPPRESS)
     ap.add_argument("--inp", help=argparse.SUPPRESS)
