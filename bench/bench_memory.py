@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -100,6 +101,9 @@ def main() -> None:
                             "--out", str(corpus)], check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
         size = sum(p.stat().st_size for p in corpus.glob("*.jsonl*"))
         run = work / f"run-{n}"
+        # A finished run with the same inputs and config is "already complete" to curate (even with overwrite),
+        # so a rerun of the bench in the same --work would measure nothing: start from an empty run dir.
+        shutil.rmtree(run, ignore_errors=True)
         cmd = [sys.executable, "-m", "corpusforge.cli", "curate", "--config", str(ROOT / "configs" / "local.yaml"),
                "--set", f"input.paths=['{corpus}/*.jsonl.gz']", "--set", f"output.dir={run}",
                "--set", "output.overwrite=true", "--set", f"runner.direct_num_workers={args.workers}",
