@@ -14,7 +14,7 @@ from corpusforge.transforms.dedup.minhash import (band_keys, candidate_probabili
                                                   optimal_bands_rows, recall_bands_rows, s_curve, s_curve_midpoint,
                                                   signatures_from_hashes)
 from corpusforge.transforms.dedup.normalize import normalize_for_dedup, normalize_words
-from corpusforge.transforms.dedup.shingles import hashed_shingles, jaccard, shingles
+from corpusforge.transforms.dedup.shingles import hashed_shingles, jaccard, shingles, sorted_distinct
 from dedup_planted import real_documents
 
 
@@ -177,6 +177,14 @@ def test_hashed_shingles_are_the_shingle_sets(prose):
     assert [len(h) for h in char] == [len(shingles(t, 4, "char")) for t in texts[:5]]
     with pytest.raises(ValueError):
         hashed_shingles(["x"], kind="bytes")
+
+
+def test_sorted_distinct_is_numpy_unique():
+    rng = np.random.default_rng(0)
+    for dtype, n, high in ((np.uint64, 5000, 300), (np.uint32, 1000, 2**32 - 1), (np.uint64, 0, 1), (np.uint32, 1, 9)):
+        a = rng.integers(0, high, n, dtype=dtype)
+        got = sorted_distinct(a)
+        assert got.dtype == a.dtype and np.array_equal(got, np.unique(a))
 
 
 def test_band_keys_differ_across_bands():

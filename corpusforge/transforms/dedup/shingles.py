@@ -77,9 +77,16 @@ def fmix64(h: np.ndarray) -> np.ndarray:
     return h ^ (h >> np.uint64(33))
 
 
+def sorted_distinct(a: np.ndarray) -> np.ndarray:
+    """`np.unique(a)` for a 1-d integer array, by one sort and a neighbour comparison: numpy 2.3+'s `np.unique`
+    goes through a hash table first and was 15x slower on a batch's shingle keys (30 vs 2 ms per 100k)."""
+    s = np.sort(a)
+    return s[np.r_[True, s[1:] != s[:-1]]] if s.size else s
+
+
 def _per_document(doc: np.ndarray, h32: np.ndarray, n_docs: int) -> list[np.ndarray]:
     """(document index, hash) pairs -> one sorted distinct uint32 array per document (one sort per batch)."""
-    key = np.unique((doc.astype(np.uint64) << np.uint64(32)) | h32)
+    key = sorted_distinct((doc.astype(np.uint64) << np.uint64(32)) | h32)
     bounds = np.searchsorted((key >> np.uint64(32)).astype(np.int64), np.arange(n_docs + 1))
     vals = (key & _LOW32).astype(np.uint32)
     return [vals[bounds[i]:bounds[i + 1]] for i in range(n_docs)]
@@ -118,7 +125,7 @@ def _char_shingle_hashes(ws: list[list[str]], n: int) -> list[np.ndarray]:
         shs = char_shingles(" ".join(w), n)
         h = np.fromiter((xxhash.xxh3_64_intdigest(x.encode("utf-8", "surrogatepass")) for x in shs), dtype=np.uint64,
                         count=len(shs))
-        out.append(np.unique((h & _LOW32).astype(np.uint32)))
+        out.append(sorted_distinct((h & _LOW32).astype(np.uint32)))
     return out
 
 
