@@ -176,7 +176,9 @@ def test_sorted_run_grouping_gives_beams_groups(tmp_path, monkeypatch, spill_byt
             return list(by_key[0].items())
         return [(k, {"a": by_key[0][k], "b": by_key[1][k]}) for k in keys]
 
-    expected_one, expected_two = groups(pairs), groups(pairs, other)
+    # tuple keys (the dedup's candidate pairs): two keys whose parts joined with NUL are equal stay apart
+    tuples = [((f"n{i % 13}", f"m{i % 7}"), i) for i in range(200)] + [(("a\x00b", "c"), -1), (("a", "b\x00c"), -2)]
+    expected_one, expected_two, expected_tuples = groups(pairs), groups(pairs, other), groups(tuples)
     assert len(expected_two) > len(expected_one)
 
     def build(p):
@@ -185,11 +187,13 @@ def test_sorted_run_grouping_gives_beams_groups(tmp_path, monkeypatch, spill_byt
         b = (p | "B1" >> beam.Create(other[::2]), p | "B2" >> beam.Create(other[1::2]))
         two = {"a": p | "A" >> beam.Create(pairs), "b": b} | "Two" >> GroupBySortedRuns(str(tmp_path / "r2"), 5,
                                                                                          spill_bytes)
+        three = p | "T" >> beam.Create(tuples) | "Tuples" >> GroupBySortedRuns(str(tmp_path / "r3"), 5, spill_bytes)
         assert_that(one, check(expected_one), label="CheckOne")
         assert_that(two, check(expected_two), label="CheckTwo")
+        assert_that(three, check(expected_tuples), label="CheckTuples")
 
     _run(build)
-    for d in ("r1", "r2"):  # the runs and their shard directories are removed once merged
+    for d in ("r1", "r2", "r3"):  # the runs and their shard directories are removed once merged
         assert not (tmp_path / d).exists() or not os.listdir(tmp_path / d)
 
 

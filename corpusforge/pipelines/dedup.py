@@ -2,7 +2,8 @@
 
 Shuffle no text. One pass over the documents computes every key a decision needs; all decisions are made
 on small keyed records; the documents meet their decisions in the final join, which (like the exact group,
-the LSH buckets and the verification join of shingle hashes) goes through sorted run files
+the LSH buckets and both verification steps, shingle hashes to pairs and pairs to their two ends' hashes)
+goes through sorted run files
 (`pipelines/shards.GroupBySortedRuns`): only run paths cross a shuffle there, and a worker holds one key's
 values at a time instead of its whole share of the shuffle (on the FnApiRunner a GroupByKey's output reaches
 a worker as one message). What crosses each shuffle (or, marked "runs", each run file), in pickled bytes per
@@ -15,7 +16,7 @@ average; a Document pickles to 1,461 B; how: bench/results/dedup.md):
   Buckets (runs)       | shard        | numpy chunks of (band key, node id); shard = band | ~39 x 16 bands
                        |              | key mod bucket_shards, a few chunks per bundle     |
   VerifyJoin (runs)    | node         | its candidate pairs; sorted uint32 shingle hashes | 779 + 2 x pairs
-  VerifyGroup          | pair         | the two nodes' shingle hashes                    | 2 x 779 per pair
+  VerifyGroup (runs)   | pair         | the two nodes' shingle hashes                    | 2 x 779 per pair
   Components (rounds)  | node         | node ids (verified edges)                        | ~40 per edge
   LabelJoin            | node         | Keys + representative (only with line dedup)     | 297
   Resolve (per step)   | id           | Drop (id, reason, duplicate_of, signals)         | 123 per dropped doc
@@ -794,7 +795,7 @@ class Deduplicate(beam.PTransform):
             pairs = ({"pairs": pairs | "PairEnds" >> beam.FlatMap(_pair_ends), "shingles": shingles}
                      | "VerifyJoin" >> GroupBySortedRuns(self._runs("verify"), self.sort_shards)
                      | "ShinglesToPairs" >> beam.FlatMap(_shingles_to_pairs)
-                     | "VerifyGroup" >> beam.GroupByKey()
+                     | "VerifyGroup" >> GroupBySortedRuns(self._runs("verify_pairs"), self.sort_shards)
                      | "VerifyPairs" >> beam.ParDo(_VerifyPairs(cfg.threshold)))
         cc = pairs | "Components" >> ConnectedComponents(cfg.max_rounds)
         near_dropped = cc["labels"] | "NearDrops" >> beam.FlatMap(_near_drop)

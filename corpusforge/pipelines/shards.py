@@ -268,13 +268,15 @@ def _fact_record(kv):
 
 
 class _TaggedRecord:
-    """A (key, value) of input `tag` of a grouping: sorted by key, the tag kept with the value."""
+    """A (key, value) of input `tag` of a grouping: sorted by key, the tag kept with the value. A key is a str
+    or a tuple of str (sharded by its parts joined with NUL; equal keys always share a shard)."""
 
     def __init__(self, tag: int):
         self.tag = tag
 
     def __call__(self, kv):
-        return kv[0], kv[0], (self.tag, kv[1])
+        key = kv[0]
+        return key if isinstance(key, str) else "\x00".join(key), key, (self.tag, kv[1])
 
 
 class WriteSortedShards(beam.PTransform):
@@ -342,7 +344,8 @@ def _as_tuple(x) -> tuple:
 
 
 class GroupBySortedRuns(beam.PTransform):
-    """GroupByKey (one PCollection) or CoGroupByKey (a dict of them) of (str key, value) pairs whose values
+    """GroupByKey (one PCollection) or CoGroupByKey (a dict of them) of (key, value) pairs (key: a str or a
+    tuple of str) whose values
     never cross a shuffle: they are spilled to sorted runs in `shards` shards (shard_of(key)), only the run
     paths are grouped, and each shard's runs are merged as streams, one key's values in memory at a time.
     Gives (key, [values]) or (key, {tag: [values]}) like Beam's; a key's values come in no fixed order. A tag
