@@ -11,7 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from corpusforge.config import RunnerConfig
-from corpusforge.io.writers import ROW_GROUP_ROWS, write_row_stream_atomic
+from corpusforge.io.writers import ROW_GROUP_ROWS, iter_parquet_rows, row_group_batches, write_row_stream_atomic
 from corpusforge.pipelines import shards
 from corpusforge.pipelines.options import make_runner, pipeline_options
 from corpusforge.pipelines.shards import GroupBySortedRuns, WriteSortedShards, shard_of
@@ -83,6 +83,27 @@ def test_run_files_merge_in_sort_key_order(tmp_path):
     out = list(shards.merged(paths))
     assert [k for k, _ in out] == sorted(k for k, _ in recs)
     assert sorted((r["i"], r["b"]) for _, r in out) == sorted((r["i"], r["b"]) for _, r in recs)
+
+
+def test_parquet_files_are_read_row_group_by_row_group(tmp_path, monkeypatch):
+    """Rows come back whole and in order across row groups, in batches that never span two groups (a reader
+    holds one row group at a time), with only the columns asked for."""
+    from corpusforge.io import writers
+
+    monkeypatch.setattr(writers, "ROW_GROUP_BYTES", 2_000)
+    rows = sorted(_rows(700), key=lambda r: r["id"])
+    path = str(tmp_path / "groups.parquet")
+    write_row_stream_atomic(iter(rows), SCHEMA, path)
+    pf = pq.ParquetFile(path)
+    sizes = [pf.metadata.row_group(i).num_rows for i in range(pf.num_row_groups)]
+    assert len(sizes) > 5
+    batches = list(row_group_batches(pf, 1000))
+    assert [b.num_rows for b in batches] == sizes  # batch_rows above every group's size: one batch per group
+    assert [b.num_rows for b in row_group_batches(pf, 7)] == [n for size in sizes for n in
+                                                            [7] * (size // 7) + ([size % 7] if size % 7 else [])]
+    back = list(iter_parquet_rows(path, batch_rows=16))
+    assert [r["id"] for r in back] == [r["id"] for r in rows] and back[3]["text"] == rows[3]["text"]
+    assert list(iter_parquet_rows(path, columns=["id"]))[5] == {"id": rows[5]["id"]}
 
 
 def test_row_groups_close_at_their_row_or_byte_bound(tmp_path, monkeypatch):

@@ -5,6 +5,7 @@ from typing import Iterator
 
 from corpusforge import storage
 from corpusforge.config import ConfigError
+from corpusforge.io.writers import row_group_batches
 
 KEPT_COLUMNS = ["id", "text", "language"]
 
@@ -44,5 +45,5 @@ def read_kept_batches(path: str, batch_rows: int = 512) -> Iterator[list[dict]]:
         missing = [c for c in KEPT_COLUMNS if c not in pf.schema_arrow.names]
         if missing:
             raise ValueError(f"{path}: kept shard lacks column(s) {missing}")
-        for batch in pf.iter_batches(batch_size=batch_rows, columns=KEPT_COLUMNS):
+        for batch in row_group_batches(pf, batch_rows, KEPT_COLUMNS):
             yield batch.to_pylist()

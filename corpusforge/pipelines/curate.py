@@ -26,7 +26,8 @@ from corpusforge.io.readers import InputFile, read_file, resolve_inputs
 from corpusforge.io.runlock import RunLock
 from corpusforge.io.writers import (
     CHECKPOINT_SCHEMA, DROPPED_SCHEMA, KEPT_SCHEMA, checkpoint_row, checkpoint_row_to_doc, dropped_row,
-    iter_parquet_rows, kept_row, shard_name, write_json_atomic, write_jsonl_atomic, write_parquet_atomic,
+    iter_parquet_rows, kept_row, row_group_batches, shard_name, write_json_atomic, write_jsonl_atomic,
+    write_parquet_atomic,
 )
 from corpusforge.pipelines.options import make_runner, pipeline_options
 from corpusforge.pipelines.shards import GroupBySortedRuns, WriteSortedShards, shard_of
@@ -141,7 +142,7 @@ def _known_ids(path: str):
     """The `id` column of one state delta file, streamed."""
     import pyarrow.parquet as pq
     with storage.open_read(path) as f:
-        for batch in pq.ParquetFile(f).iter_batches(batch_size=8192, columns=["id"]):
+        for batch in row_group_batches(pq.ParquetFile(f), 8192, ["id"]):
             for doc_id in batch.column(0).to_pylist():
                 yield doc_id, None
 

@@ -77,6 +77,7 @@ from apache_beam.utils.windowed_value import WindowedValue
 
 from corpusforge import storage
 from corpusforge.config import ConfigError, DedupConfig
+from corpusforge.io.writers import iter_parquet_rows
 from corpusforge.pipelines.shards import GroupBySortedRuns, WriteSortedShards
 from corpusforge.records import Document, Dropped
 from corpusforge.transforms.dedup import exact as exact_mod
@@ -163,12 +164,7 @@ def state_files(state_dir: str) -> list[str]:
 
 
 def _read_state_file(path: str, expected_params: str | None):
-    import io
-
-    import pyarrow.parquet as pq
-
-    table = pq.read_table(io.BytesIO(storage.read_bytes(path)))
-    for row in table.to_pylist():
+    for row in iter_parquet_rows(path):
         if expected_params and row["band_keys"] and row["params"] != expected_params:
             raise ValueError(
                 f"dedup state {path} was written with MinHash params {row['params']!r}, this run uses "

@@ -14,6 +14,7 @@ import json
 import os
 
 from corpusforge import storage
+from corpusforge.io.writers import row_group_batches
 from corpusforge.transforms.signals import SPECS
 
 EXAMPLES_PER_REASON = 3
@@ -130,7 +131,7 @@ def drop_examples(run_dir: str, per_reason: int = EXAMPLES_PER_REASON) -> dict[t
     best: dict[tuple[str, str], list] = {}
     for path in sorted(glob.glob(os.path.join(run_dir, "dropped", "*.parquet"))):
         pf = pq.ParquetFile(path)
-        for batch in pf.iter_batches(batch_size=2048, columns=["id", "stage", "reason", "text", "language", "signals"]):
+        for batch in row_group_batches(pf, 2048, ["id", "stage", "reason", "text", "language", "signals"]):
             for row in batch.to_pylist():
                 if row["stage"] == "pii" or not row["text"]:
                     continue

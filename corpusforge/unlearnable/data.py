@@ -29,6 +29,7 @@ import numpy as np
 
 from corpusforge import storage
 from corpusforge.config import ConfigError
+from corpusforge.io.writers import row_group_batches
 from corpusforge.records import Quarantined
 
 log = logging.getLogger(__name__)
@@ -210,7 +211,7 @@ def _iter_parquet_rows(path: str):
 
     pf = pq.ParquetFile(path)
     line = 0
-    for batch in pf.iter_batches(batch_size=256):
+    for batch in row_group_batches(pf, 256):
         for row in batch.to_pylist():
             line += 1
             img = _pick(row, IMAGE_FIELDS, None)
