@@ -7,8 +7,8 @@ import apache_beam as beam
 from apache_beam.testing.util import assert_that, equal_to
 
 from corpusforge.config import RunnerConfig
-from corpusforge.pipelines.options import (ARROW_POOL, ARROW_POOL_ENV, GLIBC_MALLOC_ENV, bound_native_heap, make_runner,
-                                          pipeline_options)
+from corpusforge.pipelines.options import (ARROW_FALLBACK_POOL, ARROW_POOL, ARROW_POOL_ENV, GLIBC_MALLOC_ENV,
+                                          bound_native_heap, make_runner, pipeline_options)
 
 
 def test_settings_go_to_the_environment_and_a_users_value_wins(monkeypatch):
@@ -37,7 +37,7 @@ def test_arrow_pool_is_set_unless_the_user_chose_one(monkeypatch):
         pa.set_memory_pool(before)
 
 
-def test_a_pyarrow_without_jemalloc_keeps_its_pool_and_says_so(monkeypatch, caplog):
+def test_a_pyarrow_without_jemalloc_uses_the_system_pool_and_says_so(monkeypatch, caplog):
     import logging
 
     import pyarrow as pa
@@ -45,13 +45,17 @@ def test_a_pyarrow_without_jemalloc_keeps_its_pool_and_says_so(monkeypatch, capl
     def unavailable():
         raise NotImplementedError("jemalloc support is not built")
 
-    before = pa.default_memory_pool().backend_name
+    before = pa.default_memory_pool()
     monkeypatch.delenv(ARROW_POOL_ENV, raising=False)
     monkeypatch.setattr(pa, "jemalloc_memory_pool", unavailable)
-    with caplog.at_level(logging.INFO, logger="corpusforge.pipelines.options"):
-        bound_native_heap()
-    assert ARROW_POOL_ENV not in os.environ and pa.default_memory_pool().backend_name == before
-    assert "no jemalloc pool" in caplog.text
+    try:
+        with caplog.at_level(logging.INFO, logger="corpusforge.pipelines.options"):
+            bound_native_heap()
+        assert os.environ[ARROW_POOL_ENV] == ARROW_FALLBACK_POOL == "system"
+        assert pa.default_memory_pool().backend_name == "system"
+        assert "no jemalloc pool" in caplog.text
+    finally:
+        pa.set_memory_pool(before)
 
 
 def test_worker_processes_of_the_local_runner_start_with_the_settings(monkeypatch):

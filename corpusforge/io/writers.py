@@ -107,8 +107,8 @@ ROW_GROUP_ROWS = 10_000
 # A row group waits in memory whole before it is written: it closes at ROW_GROUP_ROWS rows or ROW_GROUP_BYTES
 # of row data, whichever comes first, so what a writer holds is bounded whatever the document sizes. Parquet
 # compresses page by page (1 MB pages), so small row groups cost little in size. Measured on one writer
-# (BENCHMARKS.md "Reliability", fourteenth session): 20,000 development-set documents 4 MB -> 1 MB: +42 -> +26 MB
-# over the process, file +0.8%; 40,000 dedup state rows: +26 -> +11 MB, and +19 -> +10 MB for 2,500 rows.
+# (BENCHMARKS.md "Reliability", fourteenth session): the development set twice (21,024 documents) 4 MB -> 1 MB:
+# +42 -> +26 MB over the process, file +0.8%; 40,000 generated state-shaped rows +26 -> +11 MB (2,500: +19 -> +10).
 ROW_GROUP_BYTES = 1 << 20
 
 

@@ -60,7 +60,9 @@ _MALLOPT = {"MALLOC_TRIM_THRESHOLD_": -1, "MALLOC_MMAP_THRESHOLD_": -3, "MALLOC_
 # worker than jemalloc around the Parquet shard writes (a state shard's merge alone: +75 / +102 MB over the
 # process's base for 2,000 / 33,000 rows with mimalloc, +39 / +51 MB with jemalloc). Measured on 5,000 and 80,000
 # documents (BENCHMARKS.md "Reliability", twelfth session): worst worker 398 -> 347 and 502 -> 432 MB.
-ARROW_POOL_ENV, ARROW_POOL = "ARROW_DEFAULT_MEMORY_POOL", "jemalloc"
+# Without jemalloc, the system allocator (glibc with the settings above): measured the same run, it held 15 / 8 MB
+# less per worker than jemalloc at 5,000 / 80,000 documents (fourteenth session), where mimalloc held 50-70 MB more.
+ARROW_POOL_ENV, ARROW_POOL, ARROW_FALLBACK_POOL = "ARROW_DEFAULT_MEMORY_POOL", "jemalloc", "system"
 
 
 def bound_native_heap() -> None:
@@ -87,14 +89,14 @@ def _use_arrow_pool() -> None:
         return
     import pyarrow as pa
 
+    name = ARROW_POOL
     try:
         pool = pa.jemalloc_memory_pool()
     except NotImplementedError:  # a pyarrow built without jemalloc (some conda or source builds)
-        logging.getLogger(__name__).info(
-            "pyarrow has no %s pool: Arrow keeps its default (%s); workers may hold 50-70 MB more each",
-            ARROW_POOL, pa.default_memory_pool().backend_name)
-        return
-    os.environ[ARROW_POOL_ENV] = ARROW_POOL  # read by the workers' pyarrow when it first allocates
+        name, pool = ARROW_FALLBACK_POOL, pa.system_memory_pool()
+        logging.getLogger(__name__).info("pyarrow has no %s pool: Arrow allocates from %s instead of %s",
+                                         ARROW_POOL, name, pa.default_memory_pool().backend_name)
+    os.environ[ARROW_POOL_ENV] = name  # read by the workers' pyarrow when it first allocates
     pa.set_memory_pool(pool)
 
 
