@@ -63,6 +63,22 @@ def test_bands_rows_as_datasketch(threshold, num_perm):
     assert optimal_bands_rows(threshold, num_perm) == _optimal_param(threshold, num_perm, 0.5, 0.5)
 
 
+@pytest.mark.parametrize("threshold", [0.5, 0.7, 0.8, 0.9])
+def test_s_curve_masses_are_the_integrals_scipy_computes(threshold):
+    """The exact polynomial quadrature of the S-curve's mass below and above the threshold gives scipy's
+    adaptive `quad` values for every split of 64 permutations (a wrong node count or interval fails)."""
+    from scipy.integrate import quad
+
+    from corpusforge.transforms.dedup.minhash import _false_negative_probability, _false_positive_probability
+
+    for b in range(1, 65):
+        for r in range(1, 64 // b + 1):
+            fp = quad(lambda s: 1 - (1 - s ** r) ** b, 0.0, threshold)[0]
+            fn = quad(lambda s: (1 - s ** r) ** b, threshold, 1.0)[0]
+            assert _false_positive_probability(threshold, b, r) == pytest.approx(fp, abs=1e-10)
+            assert _false_negative_probability(threshold, b, r) == pytest.approx(fn, abs=1e-10)
+
+
 def test_band_keys_match_datasketch_lsh_candidates(prose):
     """Two documents share a band key exactly when datasketch's MinHashLSH (same b, r) makes them candidates."""
     rng = random.Random(0)
