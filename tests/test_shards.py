@@ -71,6 +71,38 @@ def test_many_runs_and_merge_passes_write_the_bytes_of_one_run(tmp_path, monkeyp
         assert not runs.exists() or not os.listdir(runs)
 
 
+def test_json_lines_shards_are_sorted_jsonl_files_whatever_the_spills(tmp_path, monkeypatch):
+    """schema=JSON_LINES (the quarantine's write): each shard a .jsonl file of its lines sorted by the sort
+    key, byte-identical with one run per line merged in passes of 4 and with one run per shard; every line
+    once, in the shard of its key."""
+    import json
+
+    lines = [json.dumps({"source": f"f{i % 3}.jsonl", "line": (i * 37) % 101, "error": "x" * (i % 5)})
+             for i in range(101)]
+
+    def write(name, spill_bytes):
+        out = tmp_path / name
+        _run(lambda p: (p | beam.Create(lines)
+                        | WriteSortedShards(str(out / "q"), str(out / "_runs"), 3, shards.JSON_LINES,
+                                            lambda ln: (json.loads(ln)["source"], json.loads(ln)["line"], ln),
+                                            key_fn=lambda ln: json.loads(ln)["source"], spill_bytes=spill_bytes)))
+        return sorted(os.listdir(out / "q"))
+
+    one = write("one", shards.SPILL_BYTES)
+    monkeypatch.setattr(shards, "FAN_IN", 4)
+    many = write("many", 1)
+    assert one == many and all(n.endswith(".jsonl") for n in one)
+    _same_files(tmp_path / "one" / "q", tmp_path / "many" / "q", one)
+    seen = []
+    for name in one:
+        got = (tmp_path / "many" / "q" / name).read_text(encoding="utf-8").splitlines()
+        recs = [json.loads(ln) for ln in got]
+        assert [(r["source"], r["line"]) for r in recs] == sorted((r["source"], r["line"]) for r in recs)
+        assert {shard_of(r["source"], 3) for r in recs} == {int(name.split("-")[1])}
+        seen += got
+    assert sorted(seen) == sorted(lines)
+
+
 def test_run_files_merge_in_sort_key_order(tmp_path):
     """Runs written from unsorted records come back merged in sort-key order, rows unchanged."""
     import pickle

@@ -161,7 +161,11 @@ def write_json_atomic(obj: Any, path: str) -> str:
 
 
 def write_jsonl_atomic(lines: Iterable[str], path: str) -> str:
-    return storage.write_text_atomic(path, "".join(line + "\n" for line in lines))
+    """JSON lines (str, no newline) -> one UTF-8 file, atomically, a line at a time in memory."""
+    with storage.atomic_writer(path) as f:
+        for line in lines:
+            f.write(line.encode("utf-8") + b"\n")
+    return path
 
 
 def shard_name(prefix: str, index: int, total: int, ext: str) -> str:

@@ -30,7 +30,7 @@ from corpusforge.io.writers import (
     write_parquet_atomic,
 )
 from corpusforge.pipelines.options import make_runner, pipeline_options
-from corpusforge.pipelines.shards import GroupBySortedRuns, WriteSortedShards, shard_of
+from corpusforge.pipelines.shards import JSON_LINES, GroupBySortedRuns, WriteSortedShards
 from corpusforge.pipelines.stage import ApplyStage
 from corpusforge.provenance import package_versions
 from corpusforge.records import Document, Dropped, Quarantined
@@ -220,24 +220,11 @@ def _quarantine_sort_key(line: str):
     return rec["source"], rec["line"], rec["stage"], line
 
 
-def _quarantine_shard(line: str, total: int) -> int:
+def _quarantine_shard_key(line: str) -> str:
     """Quarantine is sharded by (source, line) like kept/ by id: no step gathers it on one worker, and a
     file that is bad throughout is spread over all shards (issue 13, item 5)."""
     rec = json.loads(line)
-    return shard_of(f"{rec['source']}\0{rec['line']}", total)
-
-
-class WriteQuarantineLines(beam.DoFn):
-    """(shard, quarantine JSON lines) -> one JSONL file sorted by (source, line, stage)."""
-
-    def __init__(self, directory: str, total: int):
-        self.directory, self.total = directory, total
-
-    def process(self, item):
-        shard, lines = item
-        recs = sorted(lines, key=_quarantine_sort_key)
-        write_jsonl_atomic(recs, f"{self.directory}/{shard_name('part', shard, self.total, 'jsonl')}")
-        yield len(recs)
+    return f"{rec['source']}\0{rec['line']}"
 
 
 def _write_sharded(pcoll, label: str, out: str, sub: str, total: int, schema, sort_key, row_fn=None):
@@ -252,12 +239,12 @@ def _doc_id(x) -> str:
     return x.doc.id if isinstance(x, Dropped) else x.id
 
 
-def _write_quarantine(lines, label: str, directory: str, total: int):
-    """Quarantine JSON lines -> `total` sorted JSONL shards."""
-    return (lines
-            | f"{label}Shard" >> beam.Map(lambda line: (_quarantine_shard(line, total), line))
-            | f"{label}Group" >> beam.GroupByKey()
-            | f"{label}Write" >> beam.ParDo(WriteQuarantineLines(directory, total)))
+def _write_quarantine(lines, label: str, out: str, total: int):
+    """Quarantine JSON lines -> `out/quarantine`'s `total` JSONL shards, each sorted by (source, line, stage),
+    through sorted run files like kept/ (a bad file of any size is never held by one worker)."""
+    return lines | f"Write{label}" >> WriteSortedShards(
+        f"{out}/quarantine", f"{out}/_runs/quarantine", total, JSON_LINES, _quarantine_sort_key,
+        key_fn=_quarantine_shard_key)
 
 
 def _outcome_keys(outcomes: list, label: str, progress: str | None) -> list:
@@ -344,8 +331,7 @@ def build_phase_a(p: beam.Pipeline, cfg: CurateConfig, files: list[InputFile], o
                    functools.partial(checkpoint_row, keep_read_text=keep_read_text))
     _write_sharded(tuple(dropped), "Dropped", out, "dropped", n, DROPPED_SCHEMA, lambda r: (r["id"], r["stage"]),
                    dropped_row)
-    _write_quarantine(all_quarantined | "QuarantineJson" >> beam.Map(lambda q: q.to_json()), "Quarantine",
-                      f"{out}/quarantine", n)
+    _write_quarantine(all_quarantined | "QuarantineJson" >> beam.Map(lambda q: q.to_json()), "Quarantine", out, n)
     input_keys = [read.docs | "CountDocsRead" >> beam.Map(lambda _: "input\trecords"),
                   read.quarantined | "CountBadRead" >> beam.Map(lambda _: "input\trecords")]
     outcome_keys = _outcome_keys([*dropped, all_quarantined], "A", progress)
@@ -415,10 +401,7 @@ def build_phase_b(p: beam.Pipeline, cfg: CurateConfig, a_dir: str, out: str,
     _write_sharded(docs, "Kept", out, "kept", n, KEPT_SCHEMA, lambda r: r["id"], kept_row)
     _write_sharded(tuple(dropped_rows), "FinalDropped", out, "dropped", n, DROPPED_SCHEMA,
                    lambda r: (r["id"], r["stage"]))
-    (all_q
-     | "QShard" >> beam.Map(lambda line: (_quarantine_shard(line, n), line))
-     | "QGroup" >> beam.GroupByKey()
-     | "QWrite" >> beam.ParDo(WriteQuarantineLines(f"{out}/quarantine", n)))
+    _write_quarantine(all_q, "FinalQuarantine", out, n)
     _write_count_keys(_outcome_keys([docs, *dropped, b_quarantined], "B", progress), "B", f"{out}/counts.json",
                       extra_counts)
     if state is not None:

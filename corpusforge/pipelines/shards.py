@@ -37,13 +37,15 @@ from apache_beam.transforms.window import GlobalWindow
 from apache_beam.utils.windowed_value import WindowedValue
 
 from corpusforge import storage
-from corpusforge.io.writers import shard_name, write_row_stream_atomic
+from corpusforge.io.writers import shard_name, write_jsonl_atomic, write_row_stream_atomic
 
 # Pickled rows a spilling bundle holds before it writes its largest shard's rows as a sorted run.
 SPILL_BYTES = 8 << 20
 FAN_IN = 128  # runs merged at once (open files); more runs are first merged in passes of FAN_IN
 _READ_BUFFER = 1 << 16
 ROWS, FACTS = "rows", "facts"
+# `schema` of a WriteSortedShards whose rows are JSON lines (str): one JSONL file per shard instead of Parquet.
+JSON_LINES = "jsonl"
 
 
 def shard_of(key: str, total: int) -> int:
@@ -200,7 +202,8 @@ class _SpillRuns(beam.DoFn):
 
 
 class _MergeRuns(beam.DoFn):
-    """(shard, [(kind, run path)]) -> the shard's Parquet file; its runs are removed once it is in place."""
+    """(shard, [(kind, run path)]) -> the shard's Parquet (or JSONL) file; its runs are removed once it is in
+    place."""
 
     def __init__(self, directory: str, runs_dir: str, total: int, schema, join_fn=None):
         self.directory, self.runs_dir, self.total, self.schema = directory, runs_dir, total, schema
@@ -219,8 +222,13 @@ class _MergeRuns(beam.DoFn):
         if first is None:  # every row of the shard was joined away: no file (the caller fills empty shards)
             _remove_all(removable)
             return
-        path = storage.join(self.directory, shard_name("part", shard, self.total, "parquet"))
-        write_row_stream_atomic(itertools.chain([first], rows), self.schema, path)
+        rows = itertools.chain([first], rows)
+        if self.schema == JSON_LINES:
+            path = storage.join(self.directory, shard_name("part", shard, self.total, "jsonl"))
+            write_jsonl_atomic(rows, path)
+        else:
+            path = storage.join(self.directory, shard_name("part", shard, self.total, "parquet"))
+            write_row_stream_atomic(rows, self.schema, path)
         _remove_all(removable)
         yield path
 
@@ -282,7 +290,7 @@ class _TaggedRecord:
 class WriteSortedShards(beam.PTransform):
     """Rows (one PCollection, or a tuple of them) -> `directory/part-NNNNN-of-MMMMM.parquet`, each sorted by
     `sort_key`, written atomically; yields the paths written. A shard no row hashed to gets no file here (the
-    caller fills empty shards).
+    caller fills empty shards). With `schema=JSON_LINES` the rows are JSON lines and the shards `.jsonl` files.
 
     `key_fn(element)` names the shard (`shard_of`); `row_fn(element)` makes the row (default: the element).
     `facts` (optional): a PCollection of (key, fact); each row is written as `join_fn(row, facts of its key)`,
