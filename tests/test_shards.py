@@ -160,9 +160,15 @@ def test_row_groups_close_at_their_row_or_byte_bound(tmp_path, monkeypatch):
 
 def test_only_columns_whose_values_repeat_get_a_parquet_dictionary(tmp_path):
     """Distinct values (ids, texts, hash lists) are written plain: a dictionary there only costs the writer memory
-    (a hash table per column chunk); a column of repeated values (the language) keeps its dictionary. Both
-    writers agree, and the values come back unchanged."""
+    (a hash table per column chunk); the columns a schema marks `repeated` (the language) keep their
+    dictionary, and only those: the same column unmarked in another schema is plain. Both writers agree, the
+    values come back unchanged, and the files do not carry the marks."""
     from corpusforge.io.writers import KEPT_SCHEMA, write_parquet_atomic
+
+    plain = pa.schema([("id", pa.string()), ("language", pa.string())])
+    write_row_stream_atomic(iter([{"id": f"d{i}", "language": "en"} for i in range(100)]), plain,
+                            str(tmp_path / "plain.parquet"))
+    assert "RLE_DICTIONARY" not in pq.read_metadata(tmp_path / "plain.parquet").row_group(0).column(1).encodings
 
     rows = [{"id": f"doc-{i:05d}", "text": f"text number {i} " * 5, "url": None, "source": "a.jsonl", "line": i,
              "language": ("en", "de")[i % 2], "language_score": 0.9, "perplexity": None, "perplexity_bucket": None,
@@ -176,6 +182,7 @@ def test_only_columns_whose_values_repeat_get_a_parquet_dictionary(tmp_path):
         assert "RLE_DICTIONARY" in encodings["language"] and "RLE_DICTIONARY" in encodings["source"]
         assert not any("DICTIONARY" in e for e in encodings["id"] + encodings["text"]), encodings
         assert pq.read_table(path).to_pylist() == rows
+        assert all(f.metadata is None for f in pq.read_schema(path))
 
 
 def _upper_if_kept(row: dict, facts: list):

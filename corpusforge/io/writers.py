@@ -15,32 +15,54 @@ import pyarrow.parquet as pq
 from corpusforge import storage
 from corpusforge.records import Document, Dropped
 
+# Columns whose values repeat from row to row are the only ones Parquet's dictionary encoding helps; each schema
+# marks them itself (`repeated`). The others (ids, texts, URLs, JSON, hash lists) are mostly distinct: a
+# dictionary there only costs the writer a hash table per column chunk before it falls back to plain encoding.
+# Measured on a dedup state shard of 20,000 rows (BENCHMARKS.md "Reliability", thirteenth session): +64 MB over
+# the process's base and 26.9 MB written with every column's dictionary, +30 MB and 23.2 MB with `params` alone,
+# in half the time.
+_REPEATED = {b"corpusforge.encoding": b"dictionary"}
+
+
+def repeated(name: str, type_: pa.DataType) -> pa.Field:
+    """A schema field whose values repeat from row to row (a language, a stage, a source file): the writers
+    give it Parquet's dictionary encoding, and only such fields."""
+    return pa.field(name, type_, metadata=_REPEATED)
+
+
+def _as_written(schema: pa.Schema) -> tuple[pa.Schema, list[str]]:
+    """The schema a file is written with (without the `repeated` marks: they instruct the writer, the file does
+    not carry them) and the columns to dictionary-encode."""
+    marked = [f.name for f in schema if f.metadata and f.metadata.get(b"corpusforge.encoding") == b"dictionary"]
+    return pa.schema([f.remove_metadata() for f in schema], metadata=schema.metadata), marked
+
+
 # Annotations promoted to their own typed columns; everything else goes into `annotations` (JSON).
 KEPT_SCHEMA = pa.schema(
     [
         ("id", pa.string()),
         ("text", pa.string()),
         ("url", pa.string()),
-        ("source", pa.string()),
+        repeated("source", pa.string()),
         ("line", pa.int64()),
-        ("language", pa.string()),
+        repeated("language", pa.string()),
         ("language_score", pa.float64()),
         ("perplexity", pa.float64()),
-        ("perplexity_bucket", pa.string()),
+        repeated("perplexity_bucket", pa.string()),
         ("annotations", pa.string()),
     ]
 )
 DROPPED_SCHEMA = pa.schema(
     [
         ("id", pa.string()),
-        ("stage", pa.string()),
-        ("reason", pa.string()),
+        repeated("stage", pa.string()),
+        repeated("reason", pa.string()),
         ("duplicate_of", pa.string()),
         ("text", pa.string()),
         ("url", pa.string()),
-        ("source", pa.string()),
+        repeated("source", pa.string()),
         ("line", pa.int64()),
-        ("language", pa.string()),
+        repeated("language", pa.string()),
         ("signals", pa.string()),
     ]
 )
@@ -82,24 +104,13 @@ def dropped_row(d: Dropped) -> dict:
     }
 
 
-# Columns whose values repeat from row to row, the only ones Parquet's dictionary encoding helps. The others (ids,
-# texts, URLs, JSON, hash lists) are mostly distinct: a dictionary there only costs the writer a hash table per
-# column chunk before it falls back to plain encoding. Measured on a dedup state shard of 20,000 rows (BENCHMARKS.md
-# "Reliability", thirteenth session): +64 MB over the process's base and 26.9 MB written with every column's
-# dictionary, +30 MB and 23.2 MB with `params` alone, in half the time.
-DICTIONARY_COLUMNS = frozenset({"source", "language", "perplexity_bucket", "stage", "reason", "params"})
-
-
-def _dictionary_columns(schema: pa.Schema) -> list[str]:
-    return [name for name in schema.names if name in DICTIONARY_COLUMNS]
-
-
 def write_parquet_atomic(rows: list[dict], schema: pa.Schema, path: str, compression: str = "zstd") -> str:
     """Write rows (already in their final order) as one Parquet file, atomically."""
+    schema, dictionary = _as_written(schema)
     table = pa.Table.from_pylist(rows, schema=schema)
     with storage.atomic_writer(path) as f:
         pq.write_table(table, f, compression=compression, write_statistics=True,
-                       use_dictionary=_dictionary_columns(schema), row_group_size=max(1, min(len(rows), 10_000)))
+                       use_dictionary=dictionary, row_group_size=max(1, min(len(rows), 10_000)))
     return path
 
 
@@ -139,9 +150,10 @@ def iter_parquet_rows(path: str, batch_rows: int = 1024, columns: list[str] | No
 def write_row_stream_atomic(rows: Iterable[dict], schema: pa.Schema, path: str, compression: str = "zstd") -> str:
     """Rows in their final order -> one Parquet file, atomically, one bounded row group in memory at a time
     (ROW_GROUP_ROWS rows or ROW_GROUP_BYTES, whichever comes first): the file's bytes depend only on its rows."""
+    schema, dictionary = _as_written(schema)
     with storage.atomic_writer(path) as f:
         writer = pq.ParquetWriter(f, schema, compression=compression, write_statistics=True,
-                                  use_dictionary=_dictionary_columns(schema))
+                                  use_dictionary=dictionary)
         group: list[dict] = []
         size = 0
         for row in rows:
@@ -174,8 +186,8 @@ def shard_name(prefix: str, index: int, total: int, ext: str) -> str:
 
 # Phase checkpoints: a Document with every annotation, so a resumed run continues exactly where it stopped.
 CHECKPOINT_SCHEMA = pa.schema(
-    [("id", pa.string()), ("text", pa.string()), ("url", pa.string()), ("source", pa.string()), ("line", pa.int64()),
-     ("meta", pa.string()), ("read_text", pa.string())]
+    [("id", pa.string()), ("text", pa.string()), ("url", pa.string()), repeated("source", pa.string()),
+     ("line", pa.int64()), ("meta", pa.string()), ("read_text", pa.string())]
 )
 
 

@@ -78,7 +78,7 @@ from apache_beam.utils.windowed_value import WindowedValue
 
 from corpusforge import storage
 from corpusforge.config import ConfigError, DedupConfig
-from corpusforge.io.writers import iter_parquet_rows
+from corpusforge.io.writers import iter_parquet_rows, repeated
 from corpusforge.pipelines.shards import GroupBySortedRuns, WriteSortedShards
 from corpusforge.records import Document, Dropped
 from corpusforge.transforms.dedup import exact as exact_mod
@@ -97,7 +97,7 @@ STATE_SCHEMA = pa.schema([
     ("url_key", pa.string()),
     ("band_keys", pa.list_(pa.uint64())),
     ("line_hashes", pa.list_(pa.uint64())),
-    ("params", pa.string()),
+    repeated("params", pa.string()),
     ("shingle_hashes", pa.list_(pa.uint32())),  # sorted; empty when verification is off
 ])
 # What shingles are made of and how shingles and bands are hashed; part of the params, so state made with the
