@@ -39,8 +39,10 @@ from apache_beam.utils.windowed_value import WindowedValue
 from corpusforge import storage
 from corpusforge.io.writers import shard_name, write_jsonl_atomic, write_row_stream_atomic
 
-# Pickled rows a spilling bundle holds before it writes its largest shard's rows as a sorted run.
-SPILL_BYTES = 8 << 20
+# Pickled rows a spilling bundle holds before it writes its largest shard's rows as a sorted run. It costs the
+# worker more than its size (the rows' tuples, the sort): at 80,000 documents phase B's keys stage peaked at 313 MB
+# with 8 MB and 298 MB with 4 MB, at the same speed (BENCHMARKS.md "Reliability", fifteenth session).
+SPILL_BYTES = 4 << 20
 FAN_IN = 128  # runs merged at once (open files); more runs are first merged in passes of FAN_IN
 _READ_BUFFER = 1 << 16
 ROWS, FACTS = "rows", "facts"
