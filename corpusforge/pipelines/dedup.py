@@ -2,8 +2,8 @@
 
 Shuffle no text. One pass over the documents computes every key a decision needs; all decisions are made
 on small keyed records; the documents meet their decisions in the final join, which (like the exact group,
-the LSH buckets and both verification steps, shingle hashes to pairs and pairs to their two ends' hashes)
-goes through sorted run files
+the LSH buckets, both verification steps, shingle hashes to pairs and pairs to their two ends' hashes, and
+the moves of dropped documents' pointers) goes through sorted run files
 (`pipelines/shards.GroupBySortedRuns`): only run paths cross a shuffle there, and a worker holds one key's
 values at a time instead of its whole share of the shuffle (on the FnApiRunner a GroupByKey's output reaches
 a worker as one message). What crosses each shuffle (or, marked "runs", each run file), in pickled bytes per
@@ -20,7 +20,8 @@ average; a Document pickles to 1,461 B; how: bench/results/dedup.md):
   VerifyGroup (runs)   | pair         | the two nodes' shingle hashes                    | 2 x 779 per pair
   Components (rounds)  | node         | node ids (verified edges)                        | ~40 per edge
   LabelJoin            | node         | Keys + representative (only with line dedup)     | 297
-  Resolve (per step)   | id           | Drop (id, reason, duplicate_of, signals)         | 123 per dropped doc
+  Resolve (runs, per   | id           | Drop (id, reason, duplicate_of, signals)         | 123 per dropped doc
+  step)                |              |                                                  |
   LineGroup            | line hash    | node id                                          | ~40 per line
   FinalJoin (runs)     | id           | Document + Drop + removed lines                  | 1,461
   WriteState (runs)    | id           | state row (str + raw hash bytes) + kept marker     | 813
@@ -853,7 +854,7 @@ class Deduplicate(beam.PTransform):
         for r in range(max(0, id_steps - 1)):
             id_dropped = ({"drops": id_dropped | f"Resolve{r}ByTarget" >> beam.Map(_drop_by_target),
                            "next": id_dropped | f"Resolve{r}Pointers" >> beam.Map(_pointer)}
-                          | f"Resolve{r}Join" >> beam.CoGroupByKey()
+                          | f"Resolve{r}Join" >> GroupBySortedRuns(self._runs(f"resolve{r}"), self.sort_shards)
                           | f"Resolve{r}" >> beam.FlatMap(_retarget))
         cluster_sizes = (id_dropped
                          | "ClusterRep" >> beam.Map(_cluster_rep)
