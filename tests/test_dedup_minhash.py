@@ -41,6 +41,23 @@ def test_signatures_identical_to_datasketch(prose, scheme, num_perm, seed):
         assert np.array_equal(row, m.hashvalues)
 
 
+@pytest.mark.parametrize("scheme", ["affine32", "legacy"])
+def test_permutations_are_datasketchs_without_importing_it(scheme):
+    import subprocess
+    import sys
+
+    from corpusforge.transforms.dedup.minhash import permutations
+    for num_perm, seed in [(128, 1), (5, 0), (256, 42)]:
+        a, b = permutations(num_perm, seed, scheme)
+        da, db = MinHash(num_perm=num_perm, seed=seed, scheme=scheme).permutations
+        assert a.dtype == np.asarray(da).dtype and np.array_equal(a, da) and np.array_equal(b, db)
+    # A worker computing signatures does not pay for datasketch's import (its LSH imports scipy).
+    code = ("import sys, numpy as np; from corpusforge.transforms.dedup.minhash import signatures_from_hashes; "
+            f"signatures_from_hashes([np.arange(9, dtype=np.uint32)], 128, 1, {scheme!r}); "
+            "print(sorted(m for m in ('datasketch', 'scipy') if m in sys.modules))")
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "[]"
+
+
 def test_signature_with_per_shingle_update_and_char_shingles(prose):
     shs = [s.encode() for s in shingles(prose[0], 4, "char")]
     m = MinHash(num_perm=128, seed=3)

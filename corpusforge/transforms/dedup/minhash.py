@@ -1,7 +1,7 @@
 """MinHash signatures, computed for many documents at once, with datasketch's permutations and arithmetic.
 
 datasketch (Zhu et al.) hashes every shingle to 32 bits (`sha1_hash32`) and applies `num_perm` random
-permutations drawn from `np.random.RandomState(seed)`:
+permutations drawn from `np.random.RandomState(seed)` (drawn here the same way, `permutations`):
   * scheme "affine32" (datasketch >= 2.0 default): h = fmix32(hash); h -> a*h + b mod 2^32,
   * scheme "legacy" (datasketch < 2.0, text-dedup): h -> ((a*h + b) mod (2^61 - 1)) & (2^32 - 1), with
     a*h + b wrapping at 2^64 exactly as datasketch's uint64 numpy arithmetic does.
@@ -40,13 +40,21 @@ _MAX_MATRIX = 1 << 19
 
 @lru_cache(maxsize=16)
 def permutations(num_perm: int, seed: int, scheme: str = "affine32") -> tuple[np.ndarray, np.ndarray]:
-    """(a, b) permutation parameters, taken from datasketch itself so they can never drift from it."""
-    from datasketch import MinHash
-
+    """(a, b) permutation parameters, drawn as datasketch 2.0's `MinHash._init_permutations` draws them (the
+    same generator calls in the same order, so the values are datasketch's; tests/test_dedup_minhash.py
+    compares them with datasketch's own). Not taken from a datasketch object: importing datasketch imports
+    its LSH and scipy with it (+0.9 s and +35 MB in every worker that computes signatures)."""
     if scheme not in SCHEMES:
         raise ValueError(f"unknown MinHash scheme {scheme!r}: use one of {SCHEMES}")
-    a, b = MinHash(num_perm=num_perm, seed=seed, scheme=scheme).permutations
-    a, b = np.array(a), np.array(b)
+    gen = np.random.RandomState(seed)
+    if scheme == "legacy":  # one (a, b) pair per permutation, a in [1, p), b in [0, p)
+        pairs = [(gen.randint(1, MERSENNE_PRIME, dtype=np.uint64), gen.randint(0, MERSENNE_PRIME, dtype=np.uint64))
+                 for _ in range(num_perm)]
+        a, b = np.array(pairs, dtype=np.uint64).T
+    else:  # affine maps mod 2^32: an odd a (a bijection), any b
+        a = gen.randint(0, 1 << 31, num_perm, dtype=np.uint32) * np.uint32(2) + np.uint32(1)
+        b = gen.randint(0, 1 << 32, num_perm, dtype=np.uint32)
+    a, b = np.ascontiguousarray(a), np.ascontiguousarray(b)
     a.setflags(write=False)
     b.setflags(write=False)
     return a, b
