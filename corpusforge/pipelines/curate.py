@@ -239,9 +239,16 @@ def _doc_id(x) -> str:
     return x.doc.id if isinstance(x, Dropped) else x.id
 
 
+def _quarantine_lines(quarantined: list, label: str) -> list:
+    """Each stage's Quarantined records as JSON lines, made where they are made: like the dropped documents
+    they are never Flattened (a Flatten of several inputs is a stage of its own on the FnApiRunner)."""
+    return [q | f"{label}QuarantineJson{i}" >> beam.Map(Quarantined.to_json) for i, q in enumerate(quarantined)]
+
+
 def _write_quarantine(lines, label: str, out: str, total: int):
-    """Quarantine JSON lines -> `out/quarantine`'s `total` JSONL shards, each sorted by (source, line, stage),
-    through sorted run files like kept/ (a bad file of any size is never held by one worker)."""
+    """Quarantine JSON lines (a PCollection or a tuple of them, each spilled where it is made) -> `out/quarantine`'s
+    `total` JSONL shards, each sorted by (source, line, stage), through sorted run files like kept/ (a bad file of
+    any size is never held by one worker)."""
     return lines | f"Write{label}" >> WriteSortedShards(
         f"{out}/quarantine", f"{out}/_runs/quarantine", total, JSON_LINES, _quarantine_sort_key,
         key_fn=_quarantine_shard_key)
@@ -322,7 +329,6 @@ def build_phase_a(p: beam.Pipeline, cfg: CurateConfig, files: list[InputFile], o
     # Dropped documents are never Flattened (on the FnApiRunner a Flatten of several inputs is a stage of its
     # own through which every element passes): each stage's are written and counted where they are made.
     dropped = dropped or [p | "NoDropped" >> beam.Create([])]
-    all_quarantined = tuple(quarantined) | "AllQuarantined" >> beam.Flatten()
     n = cfg.output.num_shards
     docs = docs | "ProgressSurvivors" >> beam.ParDo(Tick(progress, "ended", "survivors"))
     # The text before C4's line removal crosses into phase B only when dedup compares it.
@@ -331,10 +337,10 @@ def build_phase_a(p: beam.Pipeline, cfg: CurateConfig, files: list[InputFile], o
                    functools.partial(checkpoint_row, keep_read_text=keep_read_text))
     _write_sharded(tuple(dropped), "Dropped", out, "dropped", n, DROPPED_SCHEMA, lambda r: (r["id"], r["stage"]),
                    dropped_row)
-    _write_quarantine(all_quarantined | "QuarantineJson" >> beam.Map(lambda q: q.to_json()), "Quarantine", out, n)
+    _write_quarantine(tuple(_quarantine_lines(quarantined, "A")), "Quarantine", out, n)
     input_keys = [read.docs | "CountDocsRead" >> beam.Map(lambda _: "input\trecords"),
                   read.quarantined | "CountBadRead" >> beam.Map(lambda _: "input\trecords")]
-    outcome_keys = _outcome_keys([*dropped, all_quarantined], "A", progress)
+    outcome_keys = _outcome_keys([*dropped, *quarantined], "A", progress)
     _write_count_keys(input_keys + outcome_keys, "A", f"{out}/counts.json", stage_counts)
 
 
@@ -380,29 +386,28 @@ def build_phase_b(p: beam.Pipeline, cfg: CurateConfig, a_dir: str, out: str,
         quarantined.append(out_["quarantined"])
         extra_counts.append(out_["counts"])
 
-    b_quarantined = (tuple(quarantined) | "BQuarantined" >> beam.Flatten()) if quarantined else (
-        p | "NoBQuarantined" >> beam.Create([]))
     a_dropped_rows = p | "ADroppedShards" >> beam.Create(shards("dropped")) | "ReadADropped" >> beam.FlatMap(iter_parquet_rows)
     # As in phase A, no Flatten of documents: each input of the dropped/ write is spilled where it is made.
     dropped_rows = [a_dropped_rows] + [d | f"BDroppedRows{i}" >> beam.Map(dropped_row) for i, d in enumerate(dropped)]
     a_q_lines = (p | "AQuarantineFile" >> beam.Create(
                      [f"{a_dir}/quarantine/{shard_name('part', i, n, 'jsonl')}" for i in range(n)])
                  | "ReadAQuarantine" >> beam.FlatMap(_read_jsonl_lines))
-    all_q = (a_q_lines, b_quarantined | "BQuarantineJson" >> beam.Map(lambda q: q.to_json())) | "AllQuarantine" >> beam.Flatten()
+    q_lines = [a_q_lines, *_quarantine_lines(quarantined, "B")]
     # Personal data outside kept/ follows the PII settings (issues 12 item 4, 13 item 7; README "Outputs").
     policy, budget = dropped_text_policy(cfg), cfg.input.max_seconds_per_stage
     if policy != "full":
         dropped_rows = [_apply_policy(rows, f"DroppedText{i}", DroppedRowText(policy, cfg.pii, budget),
                                       cfg.pii.batch_size) for i, rows in enumerate(dropped_rows)]
-        all_q = _apply_policy(all_q, "QuarantineRaw", QuarantineRaw(policy, cfg.pii, budget), cfg.pii.batch_size)
+        q_lines = [_apply_policy(lines, f"QuarantineRaw{i}", QuarantineRaw(policy, cfg.pii, budget),
+                                 cfg.pii.batch_size) for i, lines in enumerate(q_lines)]
     if cfg.pii.enabled:
         docs = _apply_policy(docs, "KeptUrl", KeptUrl("redacted", cfg.pii, budget), cfg.pii.batch_size)
 
     _write_sharded(docs, "Kept", out, "kept", n, KEPT_SCHEMA, lambda r: r["id"], kept_row)
     _write_sharded(tuple(dropped_rows), "FinalDropped", out, "dropped", n, DROPPED_SCHEMA,
                    lambda r: (r["id"], r["stage"]))
-    _write_quarantine(all_q, "FinalQuarantine", out, n)
-    _write_count_keys(_outcome_keys([docs, *dropped, b_quarantined], "B", progress), "B", f"{out}/counts.json",
+    _write_quarantine(tuple(q_lines), "FinalQuarantine", out, n)
+    _write_count_keys(_outcome_keys([docs, *dropped, *quarantined], "B", progress), "B", f"{out}/counts.json",
                       extra_counts)
     if state is not None:
         from corpusforge.pipelines.dedup import WriteState
