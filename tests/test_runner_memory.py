@@ -70,3 +70,46 @@ def test_worker_processes_of_the_local_runner_start_with_the_settings(monkeypatc
             lambda key: (key, __import__("pyarrow").default_memory_pool().backend_name if key == "arrow pool"
                          else os.environ.get(key), os.getpid() != driver))
         assert_that(seen, equal_to([(k, v, True) for k, v in expected]))
+
+
+def _streams_held_by_finished_outputs(_):
+    """In the worker (the runner's embedded one: this process): how many DataOutputOperations still hold a
+    stream with bytes in it. The probing stage writes nothing, so every such operation is a finished one."""
+    import gc
+
+    from apache_beam.runners.worker.bundle_processor import DataOutputOperation
+
+    return sum(1 for o in gc.get_objects() if isinstance(o, DataOutputOperation)
+               and getattr(o, "output_stream", None) is not None and o.output_stream.size() > 0)
+
+
+def _held_after_one_stage(check) -> None:
+    from apache_beam.runners.portability.fn_api_runner import FnApiRunner
+
+    with beam.Pipeline(runner=FnApiRunner()) as p:  # embedded worker: its processors live in this process
+        held = (p | beam.Create(range(2000)) | beam.Map(lambda i: (i % 7, "x" * 100)) | beam.GroupByKey()
+                | beam.combiners.Count.Globally() | beam.Map(_streams_held_by_finished_outputs))
+        assert_that(held, check)
+
+
+def _none_held(held):
+    assert list(held) == [0], held
+
+
+def _some_held(held):
+    assert len(held) == 1 and held[0] >= 1, held
+
+
+def test_a_finished_stage_keeps_no_output_buffer_in_the_worker(monkeypatch):
+    """The harness caches finished stages' processors; with `release_finished_output_streams` (applied on import
+    of corpusforge.pipelines) they no longer hold their last output buffer. Without it they do (checked here, so
+    the probe is known to see them)."""
+    from apache_beam.runners.worker.bundle_processor import DataOutputOperation
+
+    from corpusforge.pipelines.harness import release_finished_output_streams
+
+    assert release_finished_output_streams() and release_finished_output_streams()  # idempotent
+    patched = DataOutputOperation.finish
+    _held_after_one_stage(_none_held)
+    monkeypatch.setattr(DataOutputOperation, "finish", patched.__wrapped__)
+    _held_after_one_stage(_some_held)
