@@ -405,8 +405,8 @@ def render(results: dict) -> str:
         for k, p in sorted(results["protect"].items()):
             out.append(f"| {k} | {p['psnr_mean']:.2f} | {p['psnr_min']:.2f} | {p['ssim_mean']:.4f} | "
                        f"{p['max_abs_diff_255']} | {p['seconds_per_image']:.3f} |")
-        cmd = next(iter(results["protect"].values()))["command"]
-        out += ["", f"Protect command (seed 0 shown): `{cmd}`", ""]
+        first, run = sorted(results["protect"].items())[0]
+        out += ["", f"Protect command ({first} shown): `{run['command']}`", ""]
     return "\n".join(out) + "\n"
 
 
