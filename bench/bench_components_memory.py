@@ -54,14 +54,15 @@ def run(nodes: int, rounds: int) -> dict:
         samples.append((time.time(), max([0] + [procs[p][1] for p in workers])))
         time.sleep(0.05)
     out = proc.stdout.read()
+    text = log.read_text(errors="replace")
+    log.unlink()
     if proc.returncode != 0:
-        raise SystemExit(f"pipeline failed ({proc.returncode})")
+        raise SystemExit(f"pipeline failed ({proc.returncode}); too few --rounds for these edges?")
     starts = []
-    for line in log.read_text(errors="replace").splitlines():
+    for line in text.splitlines():
         m = re.match(r"^(\d+\.\d+) Running bundle for stage .*R(\d+)LargeStarGroup/Read", line)
         if m:
             starts.append((float(m.group(1)), int(m.group(2))))
-    log.unlink()
     level = {}
     for t, k in starts:
         before = [rss for ts, rss in samples if ts <= t]
