@@ -5,9 +5,9 @@ so in every worker process that unpickles one of our steps, and in the driver).
 (for reuse, up to 60 s idle), and with it each `DataOutputOperation`'s last output stream: a Cython buffer
 grown to the bundle's whole output (up to the 10 MB flush size, then doubled past it), never shrunk, and
 invisible to Python's allocator statistics. A batch run on the FnApiRunner runs each stage once per worker, so
-every stage left its output behind in the worker: connected components alone (20 rounds of two stages) took a
-worker from 230 to 268 MB for 16,000 edges and from 251 to 331 MB for 64,000 (`dedup.ConnectedComponents`
-alone, two workers). After `finish` the stream is closed and its bytes already handed to the data channel;
+every stage left its output behind in the worker: connected components alone (20 rounds of two stages, two
+workers) added 1.32 MB per round for 12,800 edges and 3.21 MB for 51,200, 0.68 and 0.74 with this change
+(`bench/bench_components_memory.py`). After `finish` the stream is closed and its bytes already handed to the data channel;
 the next bundle sets a new one (`BundleProcessor.process_bundle`), so dropping the reference frees the buffer
 and changes nothing else. Measured in BENCHMARKS.md "Reliability" (seventeenth session).
 """
